@@ -1,0 +1,389 @@
+namespace Alloy.IR;
+
+/// <summary>Quantization parameter names attached to a tensor (ONNX <c>TensorAnnotation</c>).</summary>
+public sealed record TensorAnnotation(string TensorName, IReadOnlyList<KeyValuePair<string, string>> QuantParameterTensorNames);
+
+/// <summary>
+/// A graph: inputs, constants, nodes in topological order, outputs. Subgraphs (bodies of If / Loop / Scan)
+/// are graphs owned by a node attribute; values of enclosing graphs they use are explicit captures.
+/// Every topology change goes through this class so use-lists stay right.
+/// </summary>
+public sealed class Graph
+{
+    private readonly Dictionary<string, Value> _scope = new(StringComparer.Ordinal);
+    private readonly List<Value> _inputs = [];
+    private readonly List<Value> _outputs = [];
+    private readonly List<Value> _constants = [];
+    private readonly List<Value> _captures = [];
+    private int _nodeCount;
+    private int _fresh;
+
+    public Graph(string name, Graph? parent = null)
+    {
+        Name = name;
+        Parent = parent;
+    }
+
+    public string Name { get; set; }
+    public string? DocString { get; set; }
+    public List<KeyValuePair<string, string>> Metadata { get; } = [];
+    public List<TensorAnnotation> QuantizationAnnotations { get; } = [];
+
+    /// <summary>The enclosing graph of a subgraph.</summary>
+    public Graph? Parent { get; internal set; }
+    /// <summary>The node whose attribute holds this subgraph.</summary>
+    public Node? OwnerNode { get; internal set; }
+
+    public IReadOnlyList<Value> Inputs => _inputs;
+    public IReadOnlyList<Value> Outputs => _outputs;
+    /// <summary>Constants (initializers, dense and sparse) in definition order.</summary>
+    public IReadOnlyList<Value> Constants => _constants;
+    /// <summary>Values of enclosing graphs this subgraph uses, each as a local stand-in.</summary>
+    public IReadOnlyList<Value> Captures => _captures;
+
+    public Node? FirstNode { get; private set; }
+    public Node? LastNode { get; private set; }
+    public int NodeCount => _nodeCount;
+
+    /// <summary>Nodes in order; safe against erasing the current node while iterating.</summary>
+    public IEnumerable<Node> Nodes
+    {
+        get
+        {
+            for (var n = FirstNode; n is not null;)
+            {
+                var next = n.Next;
+                yield return n;
+                n = next;
+            }
+        }
+    }
+
+    /// <summary>This graph and every subgraph nested in it, depth first.</summary>
+    public IEnumerable<Graph> SelfAndSubgraphs()
+    {
+        yield return this;
+        foreach (var n in Nodes)
+            foreach (var g in n.Subgraphs)
+                foreach (var s in g.SelfAndSubgraphs())
+                    yield return s;
+    }
+
+    // ---- names ----
+
+    /// <summary>Finds a value by name in this graph only.</summary>
+    public Value? FindLocal(string name) => _scope.GetValueOrDefault(name);
+
+    /// <summary>Finds a value by name in this graph or an enclosing one.</summary>
+    public Value? Lookup(string name)
+    {
+        for (var g = this; g is not null; g = g.Parent)
+            if (g._scope.TryGetValue(name, out var v)) return v;
+        return null;
+    }
+
+    /// <summary>A name not used in this graph or any enclosing graph, derived from <paramref name="hint"/>.</summary>
+    public string FreshName(string hint)
+    {
+        if (hint.Length > 0 && Lookup(hint) is null) return hint;
+        string name;
+        do name = $"{hint}_{_fresh++}";
+        while (Lookup(name) is not null);
+        return name;
+    }
+
+    private Value Define(string name, ValueKind kind, IrType? type)
+    {
+        var v = new Value(this, name, kind, type);
+        if (name.Length > 0)
+        {
+            if (!_scope.TryAdd(name, v))
+                throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
+        }
+        return v;
+    }
+
+    /// <summary>Renames a value; the new name must be free in this graph.</summary>
+    public void Rename(Value value, string name)
+    {
+        if (value.Owner != this) throw new IrException($"value '{value.Name}' does not belong to graph '{Name}'");
+        if (name == value.Name) return;
+        if (name.Length > 0 && _scope.ContainsKey(name)) throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
+        if (value.Name.Length > 0) _scope.Remove(value.Name);
+        value.Name = name;
+        if (name.Length > 0) _scope[name] = value;
+    }
+
+    // ---- definitions ----
+
+    public Value AddInput(string name, IrType? type)
+    {
+        var v = Define(name, ValueKind.Input, type);
+        _inputs.Add(v);
+        return v;
+    }
+
+    public Value AddConstant(string name, TensorConstant data)
+    {
+        var v = Define(name, ValueKind.Constant, data.Type);
+        v.Constant = data;
+        _constants.Add(v);
+        return v;
+    }
+
+    public Value AddSparseConstant(string name, SparseTensorConstant data)
+    {
+        var v = Define(name, ValueKind.Constant, data.Type);
+        v.SparseConstant = data;
+        _constants.Add(v);
+        return v;
+    }
+
+    /// <summary>Gives a graph input a default value (an initializer with the input's name).</summary>
+    public void SetInputDefault(Value input, TensorConstant? data)
+    {
+        if (input.Kind != ValueKind.Input || input.Owner != this) throw new IrException($"'{input.Name}' is not an input of graph '{Name}'");
+        if (data is not null && !_constants.Contains(input)) _constants.Add(input);
+        if (data is null) _constants.Remove(input);
+        input.Constant = data;
+    }
+
+    /// <summary>Removes a constant that has no uses.</summary>
+    public void RemoveConstant(Value constant)
+    {
+        if (constant.HasUses) throw new IrException($"constant '{constant.Name}' still has {constant.Uses.Count} use(s)");
+        if (!_constants.Remove(constant)) throw new IrException($"'{constant.Name}' is not a constant of graph '{Name}'");
+        if (constant.Kind == ValueKind.Constant) _scope.Remove(constant.Name);
+        else constant.Constant = null;
+    }
+
+    /// <summary>The local stand-in for <paramref name="outer"/>, a value of an enclosing graph (created once).</summary>
+    public Value Capture(Value outer)
+    {
+        if (Parent is null) throw new IrException($"graph '{Name}' has no enclosing graph to capture '{outer.Name}' from");
+        foreach (var c in _captures)
+            if (c.Outer == outer) return c;
+        var source = outer.Owner == Parent ? outer : Parent.Capture(outer);
+        var v = new Value(this, outer.Name, ValueKind.Capture, outer.Type) { Outer = source };
+        if (!_scope.TryAdd(outer.Name, v)) throw new IrException($"graph '{Name}' defines '{outer.Name}' and also captures it");
+        _captures.Add(v);
+        source.UseList.Add(new Use(UseKind.Capture, null, this, _captures.Count - 1));
+        return v;
+    }
+
+    // ---- outputs ----
+
+    public void AddOutput(Value value)
+    {
+        CheckVisible(value);
+        _outputs.Add(value);
+        value.UseList.Add(new Use(UseKind.GraphOutput, null, this, _outputs.Count - 1));
+    }
+
+    public void SetOutput(int index, Value value)
+    {
+        CheckVisible(value);
+        var old = _outputs[index];
+        old.UseList.Remove(new Use(UseKind.GraphOutput, null, this, index));
+        _outputs[index] = value;
+        value.UseList.Add(new Use(UseKind.GraphOutput, null, this, index));
+    }
+
+    // ---- nodes ----
+
+    /// <summary>Creates a node with fresh results named <paramref name="outputNames"/> and appends it, or inserts it before <paramref name="before"/>.</summary>
+    public Node AddNode(string opType, IEnumerable<Value?> inputs, IEnumerable<string> outputNames, string domain = "", Node? before = null, IEnumerable<Attr>? attributes = null)
+    {
+        var node = new Node(opType, domain) { Owner = this };
+        if (attributes is not null)
+            foreach (var a in attributes) node.SetAttribute(a);
+        foreach (var v in inputs)
+        {
+            if (v is not null) CheckVisible(v);
+            node.InputList.Add(v);
+            v?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
+        }
+        foreach (var name in outputNames)
+            AddResult(node, name, null);
+        Link(node, before);
+        return node;
+    }
+
+    /// <summary>Appends a new result to <paramref name="node"/>.</summary>
+    public Value AddResult(Node node, string name, IrType? type)
+    {
+        var v = Define(name, ValueKind.NodeResult, type);
+        v.Producer = node;
+        v.ResultIndex = node.OutputList.Count;
+        node.OutputList.Add(v);
+        return v;
+    }
+
+    public void SetOperand(Node node, int index, Value? value)
+    {
+        if (value is not null) CheckVisible(value);
+        var old = node.InputList[index];
+        old?.UseList.Remove(new Use(UseKind.Operand, node, null, index));
+        node.InputList[index] = value;
+        value?.UseList.Add(new Use(UseKind.Operand, node, null, index));
+    }
+
+    public void AddOperand(Node node, Value? value)
+    {
+        if (value is not null) CheckVisible(value);
+        node.InputList.Add(value);
+        value?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
+    }
+
+    /// <summary>Makes every use of <paramref name="from"/> (operands, graph outputs, captures) use <paramref name="to"/>.</summary>
+    public void ReplaceAllUsesWith(Value from, Value to)
+    {
+        if (from == to) return;
+        foreach (var use in from.UseList.ToArray())
+        {
+            switch (use.Kind)
+            {
+                case UseKind.Operand:
+                    use.User!.Owner!.SetOperand(use.User, use.Index, to);
+                    break;
+                case UseKind.GraphOutput:
+                    use.Graph!.SetOutput(use.Index, to);
+                    break;
+                case UseKind.Capture:
+                    var capture = use.Graph!._captures[use.Index];
+                    from.UseList.Remove(use);
+                    capture.Outer = to;
+                    to.UseList.Add(use);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Removes a node whose results have no uses.</summary>
+    public void Erase(Node node)
+    {
+        if (node.Owner != this) throw new IrException($"node {node} does not belong to graph '{Name}'");
+        foreach (var r in node.OutputList)
+            if (r.HasUses) throw new IrException($"cannot erase {node}: result '{r.Name}' still has {r.Uses.Count} use(s)");
+        for (int i = 0; i < node.InputList.Count; i++)
+            node.InputList[i]?.UseList.Remove(new Use(UseKind.Operand, node, null, i));
+        foreach (var g in node.Subgraphs) g.ReleaseCaptures();
+        foreach (var r in node.OutputList)
+            if (r.Name.Length > 0) _scope.Remove(r.Name);
+        Unlink(node);
+        node.Owner = null;
+    }
+
+    private void ReleaseCaptures()
+    {
+        foreach (var n in Nodes)
+            foreach (var g in n.Subgraphs) g.ReleaseCaptures();
+        for (int i = 0; i < _captures.Count; i++)
+            _captures[i].Outer?.UseList.Remove(new Use(UseKind.Capture, null, this, i));
+    }
+
+    /// <summary>Moves <paramref name="node"/> to just before <paramref name="anchor"/> (or to the end when null).</summary>
+    public void Move(Node node, Node? anchor)
+    {
+        if (node == anchor) return;
+        Unlink(node);
+        Link(node, anchor);
+    }
+
+    private void Link(Node node, Node? before)
+    {
+        node.Owner = this;
+        _nodeCount++;
+        if (before is null)
+        {
+            node.Prev = LastNode;
+            node.Next = null;
+            if (LastNode is null) FirstNode = node;
+            else LastNode.Next = node;
+            LastNode = node;
+            return;
+        }
+        if (before.Owner != this) throw new IrException($"anchor {before} does not belong to graph '{Name}'");
+        node.Next = before;
+        node.Prev = before.Prev;
+        if (before.Prev is null) FirstNode = node;
+        else before.Prev.Next = node;
+        before.Prev = node;
+    }
+
+    private void Unlink(Node node)
+    {
+        _nodeCount--;
+        if (node.Prev is null) FirstNode = node.Next;
+        else node.Prev.Next = node.Next;
+        if (node.Next is null) LastNode = node.Prev;
+        else node.Next.Prev = node.Prev;
+        node.Prev = node.Next = null;
+    }
+
+    internal void CheckVisible(Value v)
+    {
+        for (var g = this; g is not null; g = g.Parent)
+            if (v.Owner == g) return;
+        throw new IrException($"value '{v.Name}' is not visible in graph '{Name}'");
+    }
+
+    /// <summary>
+    /// Reorders nodes topologically (stable: keeps the given order where it is already valid).
+    /// Throws <see cref="IrException"/> naming a node on a cycle.
+    /// </summary>
+    public void SortTopologically()
+    {
+        var nodes = Nodes.ToList();
+        var index = new Dictionary<Node, int>(nodes.Count);
+        for (int i = 0; i < nodes.Count; i++) index[nodes[i]] = i;
+        var pending = new int[nodes.Count];
+        var users = new List<int>?[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            foreach (var v in Dependencies(nodes[i]))
+            {
+                if (v.Kind == ValueKind.NodeResult && v.Owner == this && v.Producer is { } p && index.TryGetValue(p, out var pi))
+                {
+                    pending[i]++;
+                    (users[pi] ??= []).Add(i);
+                }
+            }
+        }
+        var ready = new PriorityQueue<int, int>();
+        for (int i = 0; i < nodes.Count; i++)
+            if (pending[i] == 0) ready.Enqueue(i, i);
+        var order = new List<Node>(nodes.Count);
+        while (ready.TryDequeue(out var i, out _))
+        {
+            order.Add(nodes[i]);
+            if (users[i] is { } us)
+                foreach (var u in us)
+                    if (--pending[u] == 0) ready.Enqueue(u, u);
+        }
+        if (order.Count != nodes.Count)
+        {
+            var stuck = nodes.First(n => pending[index[n]] > 0);
+            throw new IrException($"the graph has a cycle through node {stuck}") { Node = stuck };
+        }
+        FirstNode = LastNode = null;
+        _nodeCount = 0;
+        foreach (var n in order) Link(n, null);
+    }
+
+    /// <summary>Values of this graph a node needs before it can run: its operands and, through captures, what its subgraphs use.</summary>
+    public IEnumerable<Value> Dependencies(Node node)
+    {
+        foreach (var v in node.Inputs)
+            if (v is not null) yield return v;
+        foreach (var g in node.Subgraphs)
+            foreach (var c in g.Captures)
+                if (c.Outer is { } o) yield return o;
+    }
+}
+
+/// <summary>An IR invariant was broken by a caller, or an input describes an invalid graph.</summary>
+public sealed class IrException(string message) : Exception(message)
+{
+    public Node? Node { get; init; }
+}

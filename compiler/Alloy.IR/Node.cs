@@ -1,0 +1,79 @@
+namespace Alloy.IR;
+
+/// <summary>An operation. Operands and results change only through <see cref="Graph"/> methods.</summary>
+public sealed class Node
+{
+    internal readonly List<Value?> InputList = [];
+    internal readonly List<Value> OutputList = [];
+    private readonly List<Attr> _attributes = [];
+    private readonly SortedDictionary<string, string> _annotations = new(StringComparer.Ordinal);
+
+    internal Node(string opType, string domain)
+    {
+        OpType = opType;
+        Domain = domain;
+    }
+
+    public string OpType { get; set; }
+    /// <summary>Operator set domain exactly as written ("" and "ai.onnx" both denote the default set).</summary>
+    public string Domain { get; set; }
+    public string Name { get; set; } = "";
+    public string? DocString { get; set; }
+    public string Overload { get; set; } = "";
+    public List<KeyValuePair<string, string>> Metadata { get; } = [];
+
+    public Graph? Owner { get; internal set; }
+    public Node? Prev { get; internal set; }
+    public Node? Next { get; internal set; }
+
+    /// <summary>Operands; null is an omitted optional input.</summary>
+    public IReadOnlyList<Value?> Inputs => InputList;
+    public IReadOnlyList<Value> Outputs => OutputList;
+    public IReadOnlyList<Attr> Attributes => _attributes;
+
+    /// <summary>Annotations set by passes (<c>prec</c>, <c>acc</c>, <c>kernel</c>, …); not ONNX attributes.</summary>
+    public IReadOnlyDictionary<string, string> Annotations => _annotations;
+
+    public bool IsDefaultDomain => Domain is "" or "ai.onnx";
+
+    public Attr? FindAttribute(string name)
+    {
+        foreach (var a in _attributes)
+            if (a.Name == name) return a;
+        return null;
+    }
+
+    public long GetInt(string name, long fallback) => FindAttribute(name)?.Value is IntAttr i ? i.Value : fallback;
+
+    /// <summary>Adds or replaces an attribute, keeping the position of a replaced one.</summary>
+    public void SetAttribute(Attr attr)
+    {
+        foreach (var g in SubgraphsOf(attr.Value)) g.OwnerNode = this;
+        for (int i = 0; i < _attributes.Count; i++)
+        {
+            if (_attributes[i].Name == attr.Name)
+            {
+                _attributes[i] = attr;
+                return;
+            }
+        }
+        _attributes.Add(attr);
+    }
+
+    public bool RemoveAttribute(string name) => _attributes.RemoveAll(a => a.Name == name) > 0;
+
+    public void Annotate(string key, string value) => _annotations[key] = value;
+    public bool RemoveAnnotation(string key) => _annotations.Remove(key);
+
+    /// <summary>Subgraphs held by this node's attributes, in attribute order.</summary>
+    public IEnumerable<Graph> Subgraphs => _attributes.SelectMany(a => SubgraphsOf(a.Value));
+
+    internal static IEnumerable<Graph> SubgraphsOf(AttrValue v) => v switch
+    {
+        GraphAttr g => [g.Value],
+        GraphsAttr gs => gs.Value,
+        _ => [],
+    };
+
+    public override string ToString() => string.IsNullOrEmpty(Name) ? OpType : $"{OpType} '{Name}'";
+}

@@ -1,0 +1,68 @@
+namespace Alloy.IR;
+
+/// <summary>How a value is defined.</summary>
+public enum ValueKind : byte
+{
+    /// <summary>A graph (or function) input.</summary>
+    Input,
+    /// <summary>A constant (initializer) owned by the graph.</summary>
+    Constant,
+    /// <summary>A result of a node.</summary>
+    NodeResult,
+    /// <summary>A subgraph's local stand-in for a value of an enclosing graph.</summary>
+    Capture,
+}
+
+/// <summary>Where a value is used.</summary>
+public enum UseKind : byte
+{
+    /// <summary>Operand <see cref="Use.Index"/> of <see cref="Use.User"/>.</summary>
+    Operand,
+    /// <summary>Output <see cref="Use.Index"/> of <see cref="Use.Graph"/>.</summary>
+    GraphOutput,
+    /// <summary>Capture <see cref="Use.Index"/> of subgraph <see cref="Use.Graph"/>.</summary>
+    Capture,
+}
+
+public readonly record struct Use(UseKind Kind, Node? User, Graph? Graph, int Index);
+
+/// <summary>An SSA value: exactly one definition, and a use-list kept right by the <see cref="Graph"/> API.</summary>
+public sealed class Value
+{
+    internal readonly List<Use> UseList = [];
+
+    internal Value(Graph owner, string name, ValueKind kind, IrType? type)
+    {
+        Owner = owner;
+        Name = name;
+        Kind = kind;
+        Type = type;
+    }
+
+    /// <summary>The graph whose scope defines this value.</summary>
+    public Graph Owner { get; internal set; }
+    /// <summary>The value's name (unique in its graph and the graphs it encloses); empty for an omitted optional output.</summary>
+    public string Name { get; internal set; }
+    public ValueKind Kind { get; internal set; }
+    public IrType? Type { get; set; }
+    public string? DocString { get; set; }
+
+    /// <summary>The node that defines a <see cref="ValueKind.NodeResult"/>.</summary>
+    public Node? Producer { get; internal set; }
+    public int ResultIndex { get; internal set; }
+
+    /// <summary>Dense data of a constant, or the default value of an input (IR version 3 initializers that are inputs).</summary>
+    public TensorConstant? Constant { get; internal set; }
+    public SparseTensorConstant? SparseConstant { get; internal set; }
+
+    /// <summary>For a <see cref="ValueKind.Capture"/>: the enclosing-scope value it stands for.</summary>
+    public Value? Outer { get; internal set; }
+
+    public IReadOnlyList<Use> Uses => UseList;
+    public bool HasUses => UseList.Count > 0;
+
+    /// <summary>The element type when the value is a dense tensor.</summary>
+    public DataType? ElementType => (Type as TensorType)?.ElementType;
+
+    public override string ToString() => "%" + Name;
+}
