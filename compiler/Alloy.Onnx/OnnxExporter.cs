@@ -66,7 +66,7 @@ public static class OnnxExporter
                 {
                     long offset = (pos + Alignment - 1) / Alignment * Alignment;
                     if (offset > pos) s.Write(new byte[offset - pos]);
-                    d.WriteTo(s);
+                    MappedFileHandles.WriteTo(d, s);
                     pos = offset + d.ByteLength;
                 }
             });

@@ -14,6 +14,7 @@ public sealed class OnnxImporter
     private readonly string _file;
     private readonly string _baseDir;
     private readonly Dictionary<string, MappedFile> _mapped = new(StringComparer.Ordinal);
+    private readonly List<IDisposable> _handles = [];
     private Model? _model;
 
     private OnnxImporter(string file, string baseDir)
@@ -59,6 +60,7 @@ public sealed class OnnxImporter
         {
             importer._model?.Dispose();
             foreach (var m in importer._mapped.Values) m.Dispose();
+            foreach (var h in importer._handles) h.Dispose();
             throw;
         }
     }
@@ -87,16 +89,32 @@ public sealed class OnnxImporter
         foreach (var e in p.MetadataProps) model.Metadata.Add(new(e.Key, e.Value));
         foreach (var t in p.TrainingInfo) model.OpaqueTrainingInfo.Add(t.ToByteArray());
 
-        var rest = new ModelProto(p);
-        rest.ClearIrVersion(); rest.ClearProducerName(); rest.ClearProducerVersion(); rest.ClearDomain();
-        rest.ClearModelVersion(); rest.ClearDocString(); rest.Graph = null; rest.OpsetImport.Clear();
-        rest.MetadataProps.Clear(); rest.TrainingInfo.Clear(); rest.Functions.Clear();
-        model.OpaqueExtraFields = rest.ToByteArray();
+        model.OpaqueExtraFields = UninterpretedFields(p);
 
         ImportGraphInto(graph, p.Graph);
         foreach (var fp in p.Functions) model.Functions.Add(ImportFunction(fp));
         foreach (var m in _mapped.Values) model.AddResource(m);
+        foreach (var h in _handles) model.AddResource(h);
         return model;
+    }
+
+    /// <summary>The serialized fields of the model record the IR does not model (kept and written back unchanged).</summary>
+    private static byte[] UninterpretedFields(ModelProto p)
+    {
+        // Detach the large modelled parts so the copy stays small, then restore them.
+        var graph = p.Graph;
+        var functions = p.Functions.ToArray();
+        var training = p.TrainingInfo.ToArray();
+        p.Graph = null;
+        p.Functions.Clear();
+        p.TrainingInfo.Clear();
+        var rest = new ModelProto(p);
+        p.Graph = graph;
+        p.Functions.AddRange(functions);
+        p.TrainingInfo.AddRange(training);
+        rest.ClearIrVersion(); rest.ClearProducerName(); rest.ClearProducerVersion(); rest.ClearDomain();
+        rest.ClearModelVersion(); rest.ClearDocString(); rest.OpsetImport.Clear(); rest.MetadataProps.Clear();
+        return rest.ToByteArray();
     }
 
     private Function ImportFunction(FunctionProto fp)
@@ -392,12 +410,13 @@ public sealed class OnnxImporter
             try
             {
                 file = new MappedFile(path);
+                _mapped[path] = file;
+                _handles.Add(MappedFileHandles.Open(file));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw fail($"cannot map the external-data file '{location}': {e.Message}");
             }
-            _mapped[path] = file;
         }
         long need = type == DataType.String ? throw fail("is a string tensor stored externally, which ONNX does not allow") : type.RawByteCount(count);
         long len = length ?? need;

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Alloy.IR;
+using Alloy.Onnx;
+
+namespace Alloy.Cli;
+
+/// <summary>The <c>alloy</c> command tree.</summary>
+public static class Commands
+{
+    public static RootCommand Build(TextWriter stdout)
+    {
+        var root = new RootCommand("Alloy: mixed-precision compiler for neural networks");
+        root.Subcommands.Add(Inspect(stdout));
+        root.Subcommands.Add(Convert(stdout));
+        return root;
+    }
+
+    private static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file (.onnx)" };
+
+    private static Command Inspect(TextWriter stdout)
+    {
+        var model = ModelArgument();
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of text" };
+        var cmd = new Command("inspect", "Show opsets, op histogram, element types, parameters, inputs and outputs") { model, json };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            var path = r.GetValue(model)!;
+            using var m = ModelLoader.Load(path);
+            var summary = ModelSummary.Of(m, path);
+            stdout.Write(r.GetValue(json) ? SummaryWriter.Json(summary) : SummaryWriter.Text(summary));
+        }));
+        return cmd;
+    }
+
+    private static Command Convert(TextWriter stdout)
+    {
+        var model = ModelArgument();
+        var output = new Option<string>("--output", "-o") { Description = "Output ONNX file", Required = true };
+        var emitIr = new Option<string?>("--emit-ir") { Description = "Also write the IR text form to this file" };
+        var threshold = new Option<long?>("--external-data-threshold")
+        {
+            Description = "Store initializers of at least this many bytes in OUT.onnx.data (default: embed unless above 2 GiB)",
+        };
+        var cmd = new Command("convert", "Import a model and export it unchanged (lossless round trip)") { model, output, emitIr, threshold };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            var path = r.GetValue(model)!;
+            var outPath = r.GetValue(output)!;
+            if (r.GetValue(threshold) is < 0) throw new UserError("--external-data-threshold must be at least 0");
+            using var m = ModelLoader.Load(path);
+            Verifier.Check(m);
+            if (r.GetValue(emitIr) is { } irPath) AtomicFile.WriteAllText(irPath, IrPrinter.Print(m));
+            OnnxExporter.Save(m, outPath, new ExportOptions { ExternalDataThreshold = r.GetValue(threshold) });
+            stdout.WriteLine($"wrote {outPath}");
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,3 @@
+using Alloy.Cli;
+
+return Commands.Build(Console.Out).Parse(args).Invoke();

@@ -1,0 +1,48 @@
+using Alloy.IR;
+using Alloy.Onnx;
+using Alloy.Testing;
+
+namespace Alloy.Golden.Tests;
+
+/// <summary>
+/// One golden case: <c>golden/&lt;suite&gt;/&lt;case&gt;.ir</c> starts with <c>// RUN: &lt;what&gt;</c>; running it yields
+/// IR text compared with <c>&lt;case&gt;.expected.ir</c>.
+/// RUN forms: <c>import corpus:&lt;path&gt;</c> (print the IR of a corpus ONNX model) and <c>print</c> (parse the IR
+/// below the RUN line and print it).
+/// </summary>
+public sealed record GoldenCase(string Suite, string Name, string CasePath)
+{
+    public string ExpectedPath => Path.ChangeExtension(CasePath, null) + ".expected.ir";
+
+    public static IEnumerable<GoldenCase> All() =>
+        Directory.EnumerateDirectories(RepoPaths.Golden)
+            .OrderBy(d => d, StringComparer.Ordinal)
+            .SelectMany(d => Directory.EnumerateFiles(d, "*.ir")
+                .Where(f => !f.EndsWith(".expected.ir", StringComparison.Ordinal))
+                .OrderBy(f => f, StringComparer.Ordinal)
+                .Select(f => new GoldenCase(Path.GetFileName(d), Path.GetFileNameWithoutExtension(f), f)));
+
+    public string Run()
+    {
+        var text = File.ReadAllText(CasePath);
+        var firstLine = text.Split('\n', 2)[0];
+        const string prefix = "// RUN: ";
+        if (!firstLine.StartsWith(prefix, StringComparison.Ordinal))
+            throw new InvalidOperationException($"{CasePath}: the first line must be '// RUN: ...'");
+        var run = firstLine[prefix.Length..].Trim();
+        var body = text.Length > firstLine.Length ? text[(firstLine.Length + 1)..] : "";
+        if (run.StartsWith("import corpus:", StringComparison.Ordinal))
+        {
+            var modelPath = Path.Combine(RepoPaths.CorpusModels, run["import corpus:".Length..]);
+            using var model = OnnxImporter.Load(modelPath);
+            var issues = Verifier.Verify(model);
+            if (issues.Count > 0) throw new InvalidOperationException(string.Join("\n", issues));
+            return IrPrinter.Print(model);
+        }
+        if (run == "print")
+            return IrPrinter.Print(IrParser.ParseModel(body));
+        throw new InvalidOperationException($"{CasePath}: unknown RUN '{run}'");
+    }
+
+    public override string ToString() => $"{Suite}/{Name}";
+}
