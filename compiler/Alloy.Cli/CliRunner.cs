@@ -10,9 +10,7 @@ public static class CliRunner
     public const int UserErrorCode = 1;
     public const int InternalErrorCode = 2;
 
-    public static TextWriter Errors { get; set; } = Console.Error;
-
-    public static int Run(Action body)
+    public static int Run(TextWriter errors, Action body)
     {
         try
         {
@@ -21,31 +19,31 @@ public static class CliRunner
         }
         catch (UserError e)
         {
-            return Report(e.Message);
+            return Report(errors, e.Message);
         }
         catch (OnnxImportException e)
         {
-            return Report(e.Message);
+            return Report(errors, e.Message);
         }
         catch (IrException e)
         {
-            return Report(e.Message);
+            return Report(errors, e.Message);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Report(e.Message);
+            return Report(errors, e.Message);
         }
         catch (Exception e)
         {
-            Errors.WriteLine($"alloy: internal error: {e.Message}");
-            Errors.WriteLine(e.ToString());
+            errors.WriteLine($"alloy: internal error: {e.Message}");
+            errors.WriteLine(e.ToString());
             return InternalErrorCode;
         }
     }
 
-    private static int Report(string message)
+    private static int Report(TextWriter errors, string message)
     {
-        Errors.WriteLine($"alloy: error: {message}");
+        errors.WriteLine($"alloy: error: {message}");
         return UserErrorCode;
     }
 }

@@ -7,22 +7,22 @@ namespace Alloy.Cli;
 /// <summary>The <c>alloy</c> command tree.</summary>
 public static class Commands
 {
-    public static RootCommand Build(TextWriter stdout)
+    public static RootCommand Build(TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("Alloy: mixed-precision compiler for neural networks");
-        root.Subcommands.Add(Inspect(stdout));
-        root.Subcommands.Add(Convert(stdout));
+        root.Subcommands.Add(Inspect(stdout, stderr));
+        root.Subcommands.Add(Convert(stdout, stderr));
         return root;
     }
 
     private static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file (.onnx)" };
 
-    private static Command Inspect(TextWriter stdout)
+    private static Command Inspect(TextWriter stdout, TextWriter stderr)
     {
         var model = ModelArgument();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text" };
         var cmd = new Command("inspect", "Show opsets, op histogram, element types, parameters, inputs and outputs") { model, json };
-        cmd.SetAction(r => CliRunner.Run(() =>
+        cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
             using var m = ModelLoader.Load(path);
@@ -32,7 +32,7 @@ public static class Commands
         return cmd;
     }
 
-    private static Command Convert(TextWriter stdout)
+    private static Command Convert(TextWriter stdout, TextWriter stderr)
     {
         var model = ModelArgument();
         var output = new Option<string>("--output", "-o") { Description = "Output ONNX file", Required = true };
@@ -42,7 +42,7 @@ public static class Commands
             Description = "Store initializers of at least this many bytes in OUT.onnx.data (default: embed unless above 2 GiB)",
         };
         var cmd = new Command("convert", "Import a model and export it unchanged (lossless round trip)") { model, output, emitIr, threshold };
-        cmd.SetAction(r => CliRunner.Run(() =>
+        cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
             var outPath = r.GetValue(output)!;

@@ -1,3 +1,3 @@
 using Alloy.Cli;
 
-return Commands.Build(Console.Out).Parse(args).Invoke();
+return Commands.Build(Console.Out, Console.Error).Parse(args).Invoke();

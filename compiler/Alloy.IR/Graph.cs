@@ -334,6 +334,7 @@ public sealed class Graph
     /// </summary>
     public void SortTopologically()
     {
+        if (IsTopologicallyOrdered()) return;
         var nodes = Nodes.ToList();
         var index = new Dictionary<Node, int>(nodes.Count);
         for (int i = 0; i < nodes.Count; i++) index[nodes[i]] = i;
@@ -369,6 +370,23 @@ public sealed class Graph
         FirstNode = LastNode = null;
         _nodeCount = 0;
         foreach (var n in order) Link(n, null);
+    }
+
+    /// <summary>True when every node comes after the producers of the values it depends on.</summary>
+    public bool IsTopologicallyOrdered()
+    {
+        for (var n = FirstNode; n is not null; n = n.Next) n.Mark = 0;
+        int position = 0;
+        for (var n = FirstNode; n is not null; n = n.Next)
+        {
+            foreach (var v in n.Inputs)
+                if (v is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
+            foreach (var g in n.Subgraphs)
+                foreach (var c in g.Captures)
+                    if (c.Outer is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
+            n.Mark = ++position;
+        }
+        return true;
     }
 
     /// <summary>Values of this graph a node needs before it can run: its operands and, through captures, what its subgraphs use.</summary>

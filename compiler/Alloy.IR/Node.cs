@@ -5,8 +5,10 @@ public sealed class Node
 {
     internal readonly List<Value?> InputList = [];
     internal readonly List<Value> OutputList = [];
+    private static readonly SortedDictionary<string, string> NoAnnotations = new(StringComparer.Ordinal);
     private readonly List<Attr> _attributes = [];
-    private readonly SortedDictionary<string, string> _annotations = new(StringComparer.Ordinal);
+    private SortedDictionary<string, string>? _annotations;
+    private List<KeyValuePair<string, string>>? _metadata;
 
     internal Node(string opType, string domain)
     {
@@ -20,7 +22,8 @@ public sealed class Node
     public string Name { get; set; } = "";
     public string? DocString { get; set; }
     public string Overload { get; set; } = "";
-    public List<KeyValuePair<string, string>> Metadata { get; } = [];
+    public List<KeyValuePair<string, string>> Metadata => _metadata ??= [];
+    public bool HasMetadata => _metadata is { Count: > 0 };
 
     public Graph? Owner { get; internal set; }
     public Node? Prev { get; internal set; }
@@ -32,7 +35,10 @@ public sealed class Node
     public IReadOnlyList<Attr> Attributes => _attributes;
 
     /// <summary>Annotations set by passes (<c>prec</c>, <c>acc</c>, <c>kernel</c>, …); not ONNX attributes.</summary>
-    public IReadOnlyDictionary<string, string> Annotations => _annotations;
+    public IReadOnlyDictionary<string, string> Annotations => _annotations ?? NoAnnotations;
+
+    /// <summary>Scratch slot for graph algorithms (topological checks); meaningless between calls.</summary>
+    internal int Mark;
 
     public bool IsDefaultDomain => Domain is "" or "ai.onnx";
 
@@ -48,7 +54,11 @@ public sealed class Node
     /// <summary>Adds or replaces an attribute, keeping the position of a replaced one.</summary>
     public void SetAttribute(Attr attr)
     {
-        foreach (var g in SubgraphsOf(attr.Value)) g.OwnerNode = this;
+        foreach (var g in SubgraphsOf(attr.Value))
+        {
+            g.OwnerNode = this;
+            _hasSubgraphs = true;
+        }
         for (int i = 0; i < _attributes.Count; i++)
         {
             if (_attributes[i].Name == attr.Name)
@@ -62,11 +72,12 @@ public sealed class Node
 
     public bool RemoveAttribute(string name) => _attributes.RemoveAll(a => a.Name == name) > 0;
 
-    public void Annotate(string key, string value) => _annotations[key] = value;
-    public bool RemoveAnnotation(string key) => _annotations.Remove(key);
+    public void Annotate(string key, string value) => (_annotations ??= new(StringComparer.Ordinal))[key] = value;
+    public bool RemoveAnnotation(string key) => _annotations?.Remove(key) ?? false;
 
     /// <summary>Subgraphs held by this node's attributes, in attribute order.</summary>
-    public IEnumerable<Graph> Subgraphs => _attributes.SelectMany(a => SubgraphsOf(a.Value));
+    public IEnumerable<Graph> Subgraphs => _hasSubgraphs ? _attributes.SelectMany(a => SubgraphsOf(a.Value)) : [];
+    private bool _hasSubgraphs;
 
     internal static IEnumerable<Graph> SubgraphsOf(AttrValue v) => v switch
     {

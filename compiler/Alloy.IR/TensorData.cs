@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 using System.Security.Cryptography;
 
 namespace Alloy.IR;
@@ -98,6 +100,11 @@ public sealed unsafe class MappedTensorData : TensorData
         if (offset < 0 || length < 0 || offset + length > ByteLength) throw new ArgumentOutOfRangeException(nameof(offset));
         return new ReadOnlySpan<byte>(_file.Pointer + Offset + offset, length);
     }
+
+    /// <summary>Copies with ordinary file reads: copying through the mapping would make every page resident.</summary>
+    public override void WriteTo(Stream stream) => _file.CopyTo(stream, Offset, ByteLength);
+
+    protected override void AppendHash(IncrementalHash h) => _file.Read(Offset, ByteLength, chunk => h.AppendData(chunk));
 }
 
 /// <summary>String elements (ONNX strings are byte strings; Alloy keeps them as UTF-8 text).</summary>
@@ -132,9 +139,15 @@ public sealed class DigestTensorData(string sha256Prefix, long byteLength) : Ten
         throw new InvalidOperationException("this constant was read from IR text that holds only its digest; its bytes are not available");
 }
 
-/// <summary>A whole file mapped read-only into memory; disposed with the model that owns it.</summary>
+/// <summary>
+/// A whole file mapped read-only into memory, plus a read handle for streaming copies; disposed with the model
+/// that owns it. Both refer to the file that was opened even after its path is replaced (for example by saving
+/// a model over its own data file).
+/// </summary>
 public sealed unsafe class MappedFile : IDisposable
 {
+    private const int CopyChunk = 1 << 20;
+    private readonly SafeFileHandle _handle;
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
     private byte* _pointer;
@@ -142,10 +155,10 @@ public sealed unsafe class MappedFile : IDisposable
     public MappedFile(string path)
     {
         Path = path;
-        var info = new FileInfo(path);
-        Length = info.Length;
+        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        Length = RandomAccess.GetLength(_handle);
         if (Length == 0) return;
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _map = MemoryMappedFile.CreateFromFile(_handle, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
         _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref _pointer);
         _pointer += _view.PointerOffset;
@@ -154,6 +167,28 @@ public sealed unsafe class MappedFile : IDisposable
     public string Path { get; }
     public long Length { get; }
     public byte* Pointer => _pointer;
+
+    /// <summary>Reads [offset, offset + length) in chunks with ordinary reads, handing each chunk to <paramref name="sink"/>.</summary>
+    public void Read(long offset, long length, Action<ReadOnlySpan<byte>> sink)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyChunk);
+        try
+        {
+            for (long pos = 0; pos < length;)
+            {
+                int n = RandomAccess.Read(_handle, buffer.AsSpan(0, (int)Math.Min(CopyChunk, length - pos)), offset + pos);
+                if (n <= 0) throw new IOException($"'{Path}' ended before byte {offset + length}");
+                sink(buffer.AsSpan(0, n));
+                pos += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public void CopyTo(Stream stream, long offset, long length) => Read(offset, length, stream.Write);
 
     public void Dispose()
     {
@@ -164,5 +199,6 @@ public sealed unsafe class MappedFile : IDisposable
         }
         _view?.Dispose();
         _map?.Dispose();
+        _handle.Dispose();
     }
 }

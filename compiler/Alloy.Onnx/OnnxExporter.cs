@@ -57,21 +57,25 @@ public static class OnnxExporter
             throw new InvalidOperationException($"the model is above 2 GiB even with external data; lower --external-data-threshold");
 
         var dataPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", dataName);
+        var files = new List<(string, Action<Stream>)>();
         if (external.Count > 0)
+            files.Add((dataPath, s => WriteExternalData(s, external)));
+        files.Add((path, s => proto.WriteTo(s)));
+        AtomicFile.WriteAll(files);
+        // A data file left from an earlier save of this output would describe nothing now.
+        if (external.Count == 0 && File.Exists(dataPath)) File.Delete(dataPath);
+    }
+
+    private static void WriteExternalData(Stream s, List<TensorData> external)
+    {
+        long pos = 0;
+        foreach (var d in external)
         {
-            AtomicFile.Write(dataPath, s =>
-            {
-                long pos = 0;
-                foreach (var d in external)
-                {
-                    long offset = (pos + Alignment - 1) / Alignment * Alignment;
-                    if (offset > pos) s.Write(new byte[offset - pos]);
-                    MappedFileHandles.WriteTo(d, s);
-                    pos = offset + d.ByteLength;
-                }
-            });
+            long offset = (pos + Alignment - 1) / Alignment * Alignment;
+            if (offset > pos) s.Write(new byte[offset - pos]);
+            d.WriteTo(s);
+            pos = offset + d.ByteLength;
         }
-        AtomicFile.Write(path, s => proto.WriteTo(s));
     }
 
     private static long TotalConstantBytes(Model model)
@@ -177,7 +181,7 @@ public static class OnnxExporter
             foreach (var v in n.Inputs) np.Input.Add(v?.Name ?? "");
             foreach (var v in n.Outputs) np.Output.Add(v.Name);
             foreach (var a in n.Attributes) np.Attribute.Add(Attribute(a));
-            np.MetadataProps.AddRange(Entries(n.Metadata));
+            if (n.HasMetadata) np.MetadataProps.AddRange(Entries(n.Metadata));
             return np;
         }
 

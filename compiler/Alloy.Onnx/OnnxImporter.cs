@@ -14,7 +14,6 @@ public sealed class OnnxImporter
     private readonly string _file;
     private readonly string _baseDir;
     private readonly Dictionary<string, MappedFile> _mapped = new(StringComparer.Ordinal);
-    private readonly List<IDisposable> _handles = [];
     private Model? _model;
 
     private OnnxImporter(string file, string baseDir)
@@ -60,7 +59,6 @@ public sealed class OnnxImporter
         {
             importer._model?.Dispose();
             foreach (var m in importer._mapped.Values) m.Dispose();
-            foreach (var h in importer._handles) h.Dispose();
             throw;
         }
     }
@@ -94,7 +92,6 @@ public sealed class OnnxImporter
         ImportGraphInto(graph, p.Graph);
         foreach (var fp in p.Functions) model.Functions.Add(ImportFunction(fp));
         foreach (var m in _mapped.Values) model.AddResource(m);
-        foreach (var h in _handles) model.AddResource(h);
         return model;
     }
 
@@ -153,7 +150,7 @@ public sealed class OnnxImporter
         }
         foreach (var t in gp.Initializer)
         {
-            var c = ImportTensor(t, $"initializer '{t.Name}'", scope);
+            var c = ImportTensor(t, $"initializer '{t.Name}'", scope, named: false);
             var existing = g.FindLocal(t.Name);
             if (existing is { Kind: ValueKind.Input, Constant: null }) g.SetInputDefault(existing, c);
             else Define(() => g.AddConstant(t.Name, c), t.Name, scope);
@@ -361,7 +358,8 @@ public sealed class OnnxImporter
         return new SparseTensorConstant(ImportTensor(values, what + " values", scope), ImportTensor(indices, what + " indices", scope), [.. s.Dims]);
     }
 
-    private TensorConstant ImportTensor(TensorProto t, string what, string? scope)
+    /// <param name="named">False for initializers, whose name is their value's name.</param>
+    private TensorConstant ImportTensor(TensorProto t, string what, string? scope, bool named = true)
     {
         if (!DataTypes.IsKnown(t.DataType) || t.DataType == 0)
             throw Fail($"{what} has unknown element type {t.DataType}", scope);
@@ -379,7 +377,7 @@ public sealed class OnnxImporter
             : TensorProtoCodec.ReadEmbedded(t, type, count, F);
         return new TensorConstant(type, [.. t.Dims], data)
         {
-            Name = t.HasName ? t.Name : null,
+            Name = named && t.HasName ? t.Name : null,
             DocString = t.HasDocString ? t.DocString : null,
             Metadata = t.MetadataProps.Select(e => new KeyValuePair<string, string>(e.Key, e.Value)).ToList(),
         };
@@ -411,7 +409,6 @@ public sealed class OnnxImporter
             {
                 file = new MappedFile(path);
                 _mapped[path] = file;
-                _handles.Add(MappedFileHandles.Open(file));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

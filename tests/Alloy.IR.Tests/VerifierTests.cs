@@ -1,0 +1,120 @@
+using static Alloy.IR.Tests.TestUtil;
+
+namespace Alloy.IR.Tests;
+
+public class VerifierTests
+{
+    private const string Valid = """
+        module {ir_version = 8, opsets = {"" = 13}}
+
+        graph @main(%x: f32[N], %c: bool[]) -> (%y: f32[N]) {
+          %k = const f32[] dense<[2.0]>
+          %a = Mul %x, %k : f32[N]
+          %y = If %c {then_branch = graph @t() captures(%a) -> (%a: f32[N]) {
+              return %a
+            }, else_branch = graph @e() captures(%x) -> (%r: f32[N]) {
+              %r = Neg %x : f32[N]
+              return %r
+            }} : f32[N]
+          return %y
+        }
+
+        func F(%p) -> (%q) {
+          %q = Identity %p : ?
+          return %q
+        }
+
+        """;
+
+    [Fact]
+    public void ParsedModelVerifiesClean()
+    {
+        var m = IrParser.ParseModel(Valid);
+        Assert.Empty(Verifier.Verify(m));
+        Verifier.Check(m);
+    }
+
+    [Fact]
+    public void DefiningANameTwiceIsRejected()
+    {
+        var g = new Graph("g");
+        g.AddInput("x", null);
+        Assert.Throws<IrException>(() => g.AddInput("x", null));
+        Assert.Throws<IrException>(() => g.AddConstant("x", F32Const([1], 1f)));
+        Assert.Throws<IrException>(() => g.AddNode("Foo", [], ["x"]));
+    }
+
+    [Fact]
+    public void ErasingANodeWithUsesIsRejected()
+    {
+        var g = new Graph("g");
+        var x = g.AddInput("x", null);
+        var a = g.AddNode("Relu", [x], ["a"]);
+        var b = g.AddNode("Relu", [a.Outputs[0]], ["b"]);
+        g.AddOutput(b.Outputs[0]);
+        Assert.Throws<IrException>(() => g.Erase(a));
+        Assert.Throws<IrException>(() => g.Erase(b));
+        Assert.Empty(Verifier.Verify(g));
+    }
+
+    [Fact]
+    public void UsingAValueOfASiblingSubgraphIsRejected()
+    {
+        var g = new Graph("g");
+        var then = new Graph("then", g);
+        var els = new Graph("else", g);
+        var t = then.AddNode("Foo", [], ["t"]).Outputs[0];
+        Assert.Throws<IrException>(() => els.AddNode("Relu", [t], ["e"]));
+        Assert.Throws<IrException>(() => els.AddOutput(t));
+        Assert.Throws<IrException>(() => g.Capture(t));
+    }
+
+    [Fact]
+    public void CapturingInATopLevelGraphIsRejected()
+    {
+        var g = new Graph("g");
+        var other = new Graph("other");
+        Assert.Throws<IrException>(() => g.Capture(other.AddInput("x", null)));
+    }
+
+    [Fact]
+    public void OperandUsedBeforeDefinitionIsReported()
+    {
+        var m = IrParser.ParseModel(Valid);
+        var g = m.Graph;
+        var mul = g.Nodes.Single(n => n.OpType == "Mul");
+        var iff = g.Nodes.Single(n => n.OpType == "If");
+        g.Move(iff, mul);
+        var issues = Verifier.Verify(m);
+        Assert.Contains(issues, i => i.Message.Contains("does not come before the owning node"));
+        g.Move(iff, null);
+        Assert.Empty(Verifier.Verify(m));
+
+        var neg = g.AddNode("Neg", [g.FindLocal("y")], ["z"], before: iff);
+        Assert.Contains(Verifier.Verify(m), i => i.Message.Contains("used before it is defined") && i.NodeName == neg.ToString());
+    }
+
+    [Fact]
+    public void UncapturedOuterOperandIsReported()
+    {
+        var m = IrParser.ParseModel(Valid);
+        var iff = m.Graph.Nodes.Single(n => n.OpType == "If");
+        var els = iff.Subgraphs.Last();
+        els.AddNode("Relu", [m.Graph.FindLocal("k")], ["kk"]);
+        var issues = Verifier.Verify(m);
+        Assert.Contains(issues, i => i.GraphName == "e" && i.Message.Contains("must be captured"));
+        Assert.Throws<IrException>(() => Verifier.Check(m));
+    }
+
+    [Fact]
+    public void ConstantWithoutDataIsReported()
+    {
+        var g = new Graph("g");
+        var x = g.AddInput("x", F32(1));
+        g.SetInputDefault(x, F32Const([1], 1f));
+        Assert.Empty(Verifier.Verify(g));
+        g.SetInputDefault(x, null);
+        Assert.Empty(g.Constants);
+        Assert.Empty(Verifier.Verify(g));
+    }
+}
