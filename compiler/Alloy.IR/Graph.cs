@@ -74,11 +74,23 @@ public sealed class Graph
     /// <summary>Finds a value by name in this graph only.</summary>
     public Value? FindLocal(string name) => _scope.GetValueOrDefault(name);
 
+    /// <summary>Finds a value by name in this graph only, without allocating the name.</summary>
+    public Value? FindLocal(ReadOnlySpan<char> name) =>
+        _scope.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var v) ? v : null;
+
     /// <summary>Finds a value by name in this graph or an enclosing one.</summary>
     public Value? Lookup(string name)
     {
         for (var g = this; g is not null; g = g.Parent)
             if (g._scope.TryGetValue(name, out var v)) return v;
+        return null;
+    }
+
+    /// <summary>Finds a value by name in this graph or an enclosing one, without allocating the name.</summary>
+    public Value? Lookup(ReadOnlySpan<char> name)
+    {
+        for (var g = this; g is not null; g = g.Parent)
+            if (g.FindLocal(name) is { } v) return v;
         return null;
     }
 
@@ -197,9 +209,9 @@ public sealed class Graph
         var node = new Node(opType, domain) { Owner = this };
         if (attributes is not null)
             foreach (var a in attributes) node.SetAttribute(a);
-        foreach (var v in inputs)
+        foreach (var operand in inputs)
         {
-            if (v is not null) CheckVisible(v);
+            var v = operand is null ? null : Local(operand);
             node.InputList.Add(v);
             v?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
         }
@@ -221,7 +233,7 @@ public sealed class Graph
 
     public void SetOperand(Node node, int index, Value? value)
     {
-        if (value is not null) CheckVisible(value);
+        if (value is not null) value = Local(value);
         var old = node.InputList[index];
         old?.UseList.Remove(new Use(UseKind.Operand, node, null, index));
         node.InputList[index] = value;
@@ -230,7 +242,7 @@ public sealed class Graph
 
     public void AddOperand(Node node, Value? value)
     {
-        if (value is not null) CheckVisible(value);
+        if (value is not null) value = Local(value);
         node.InputList.Add(value);
         value?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
     }
@@ -274,7 +286,8 @@ public sealed class Graph
         node.Owner = null;
     }
 
-    private void ReleaseCaptures()
+    /// <summary>Drops the uses this graph (and graphs nested in it) hold on enclosing values, when it is detached.</summary>
+    internal void ReleaseCaptures()
     {
         foreach (var n in Nodes)
             foreach (var g in n.Subgraphs) g.ReleaseCaptures();
@@ -319,6 +332,14 @@ public sealed class Graph
         if (node.Next is null) LastNode = node.Prev;
         else node.Next.Prev = node.Prev;
         node.Prev = node.Next = null;
+    }
+
+    /// <summary>The value itself when it belongs to this graph; its capture when it belongs to an enclosing graph.</summary>
+    private Value Local(Value v)
+    {
+        if (v.Owner == this) return v;
+        CheckVisible(v);
+        return Capture(v);
     }
 
     internal void CheckVisible(Value v)

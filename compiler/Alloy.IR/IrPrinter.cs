@@ -393,7 +393,7 @@ internal sealed class IrWriter
         }
         if (n.Name.Length > 0) Suffix("loc", n.Name);
         if (n.DocString is not null) Suffix("doc", n.DocString);
-        if (n.Metadata.Count > 0)
+        if (n.HasMetadata)
         {
             _sb.Append(" meta ");
             Dict(n.Metadata);

@@ -63,6 +63,7 @@ public sealed class Node
         {
             if (_attributes[i].Name == attr.Name)
             {
+                Detach(_attributes[i]);
                 _attributes[i] = attr;
                 return;
             }
@@ -70,7 +71,24 @@ public sealed class Node
         _attributes.Add(attr);
     }
 
-    public bool RemoveAttribute(string name) => _attributes.RemoveAll(a => a.Name == name) > 0;
+    public bool RemoveAttribute(string name)
+    {
+        var index = _attributes.FindIndex(a => a.Name == name);
+        if (index < 0) return false;
+        Detach(_attributes[index]);
+        _attributes.RemoveAt(index);
+        return true;
+    }
+
+    /// <summary>A subgraph leaving this node no longer uses the values it captured.</summary>
+    private void Detach(Attr old)
+    {
+        foreach (var g in SubgraphsOf(old.Value))
+        {
+            g.ReleaseCaptures();
+            g.OwnerNode = null;
+        }
+    }
 
     public void Annotate(string key, string value) => (_annotations ??= new(StringComparer.Ordinal))[key] = value;
     public bool RemoveAnnotation(string key) => _annotations?.Remove(key) ?? false;

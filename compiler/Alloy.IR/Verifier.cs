@@ -73,6 +73,7 @@ public static class Verifier
         }
 
         var seenNodes = new HashSet<Node>();
+        int operandRefs = 0;
         Node? prev = null;
         int count = 0;
         foreach (var n in g.Nodes)
@@ -86,15 +87,14 @@ public static class Verifier
             {
                 var v = n.Inputs[i];
                 if (v is null) continue;
+                operandRefs++;
                 if (v.Owner != g) Fail(n, $"operand {i} '{v.Name}' belongs to graph '{v.Owner.Name}'; values of enclosing graphs must be captured");
                 else if (!defined.Contains(v)) Fail(n, $"operand {i} '{v.Name}' is used before it is defined");
-                if (!v.Uses.Contains(new Use(UseKind.Operand, n, null, i))) Fail(n, $"use-list of '{v.Name}' lacks operand {i}");
             }
             foreach (var r in n.Outputs)
             {
                 Define(r, n);
                 if (r.Producer != n) Fail(n, $"result '{r.Name}' names a different producer");
-                foreach (var u in r.Uses) CheckUse(r, u);
             }
             foreach (var sub in n.Subgraphs)
             {
@@ -106,8 +106,25 @@ public static class Verifier
         if (count != g.NodeCount) Fail(null, $"node count {g.NodeCount} differs from the {count} linked nodes");
         if (prev != g.LastNode) Fail(null, "last-node link is inconsistent");
 
+        // Every use must point back at its value, appear once, and together the operand uses must cover every
+        // operand slot: checked by counting, so verification stays linear in the number of uses.
+        var operandUses = new HashSet<Use>();
         foreach (var v in defined)
-            foreach (var u in v.Uses) CheckUse(v, u);
+        {
+            foreach (var u in v.Uses)
+            {
+                CheckUse(v, u);
+                if (u.Kind == UseKind.Operand && u.User?.Owner == g && !operandUses.Add(u))
+                    Fail(u.User, $"use-list of '{v.Name}' lists operand {u.Index} twice");
+            }
+        }
+        if (operandUses.Count != operandRefs)
+        {
+            foreach (var n in g.Nodes)
+                for (int i = 0; i < n.Inputs.Count; i++)
+                    if (n.Inputs[i] is { } v && !operandUses.Contains(new Use(UseKind.Operand, n, null, i)))
+                        Fail(n, $"use-list of '{v.Name}' lacks operand {i}");
+        }
 
         for (int i = 0; i < g.Outputs.Count; i++)
         {

@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using System.Collections.Immutable;
+using System.Text;
 using Alloy.IR;
 using Alloy.Onnx.Proto;
 using Google.Protobuf;
@@ -6,18 +9,26 @@ using Google.Protobuf;
 namespace Alloy.Onnx;
 
 /// <summary>
-/// Reads an ONNX model into the IR. Every error is an <see cref="OnnxImportException"/> naming the file, the node
-/// and the reason. External data is memory-mapped, never copied into managed memory.
+/// Reads an ONNX model into the IR, decoding the protobuf wire format directly into IR objects (field numbers from
+/// the generated schema). Every error is an <see cref="OnnxImportException"/> naming the file, the node and the
+/// reason. External data is memory-mapped, never copied into managed memory.
 /// </summary>
-public sealed class OnnxImporter
+public sealed partial class OnnxImporter
 {
+    private const int MaxSubgraphDepth = 64;
+    private static readonly UTF8Encoding Utf8 = new(false, false);
+
+    private readonly byte[] _buf;
     private readonly string _file;
     private readonly string _baseDir;
     private readonly Dictionary<string, MappedFile> _mapped = new(StringComparer.Ordinal);
-    private Model? _model;
+    private readonly Dictionary<int, List<(byte[] Bytes, IrType? Type)>> _types = [];
+    private readonly Dictionary<int, List<(byte[] Bytes, string Text)>> _strings = [];
+    private int _depth;
 
-    private OnnxImporter(string file, string baseDir)
+    private OnnxImporter(byte[] buffer, string file, string baseDir)
     {
+        _buf = buffer;
         _file = file;
         _baseDir = baseDir;
     }
@@ -27,152 +38,312 @@ public sealed class OnnxImporter
     {
         var full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new OnnxImportException(path, null, "file not found");
-        ModelProto proto;
+        byte[] bytes;
         try
         {
-            using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            if (stream.Length == 0) throw new OnnxImportException(path, null, "the file is empty");
-            if (stream.Length > int.MaxValue)
-                throw new OnnxImportException(path, null, $"the protobuf part is {stream.Length} bytes; a model above 2 GiB must keep its weights as external data");
-            proto = ModelProto.Parser.ParseFrom(stream);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new OnnxImportException(path, null, $"not a valid ONNX protobuf ({e.Message.TrimEnd('.')}); the file is truncated or not an ONNX model", e);
+            var length = new FileInfo(full).Length;
+            if (length == 0) throw new OnnxImportException(path, null, "the file is empty");
+            if (length > int.MaxValue)
+                throw new OnnxImportException(path, null, $"the protobuf part is {length} bytes; a model above 2 GiB must keep its weights as external data");
+            bytes = File.ReadAllBytes(full);
         }
         catch (IOException e)
         {
             throw new OnnxImportException(path, null, $"cannot read the file: {e.Message}", e);
         }
-        return FromProto(proto, path, Path.GetDirectoryName(full) ?? ".");
+        return FromBytes(bytes, path, Path.GetDirectoryName(full) ?? ".");
     }
 
     /// <summary>Converts a parsed model. <paramref name="file"/> names it in messages; <paramref name="baseDir"/> anchors external data.</summary>
-    public static Model FromProto(ModelProto proto, string file, string baseDir)
+    public static Model FromProto(ModelProto proto, string file, string baseDir) => FromBytes(proto.ToByteArray(), file, baseDir);
+
+    /// <summary>Reads a serialized model. The model may keep references into <paramref name="bytes"/>; do not modify it afterwards.</summary>
+    public static Model FromBytes(byte[] bytes, string file, string baseDir)
     {
-        var importer = new OnnxImporter(file, baseDir);
+        var importer = new OnnxImporter(bytes, file, baseDir);
+        Model? model = null;
         try
         {
-            return importer.ImportModel(proto);
+            model = importer.ImportModel();
+            return model;
+        }
+        catch (ProtoFormatException e)
+        {
+            Release();
+            throw new OnnxImportException(file, null, $"not a valid ONNX protobuf ({e.Message}); the file is truncated or not an ONNX model", e);
         }
         catch
         {
-            importer._model?.Dispose();
-            foreach (var m in importer._mapped.Values) m.Dispose();
+            Release();
             throw;
+        }
+
+        void Release()
+        {
+            model?.Dispose();
+            foreach (var m in importer._mapped.Values) m.Dispose();
         }
     }
 
     private OnnxImportException Fail(string reason, string? node = null) => new(_file, node, reason);
 
-    private Model ImportModel(ModelProto p)
-    {
-        if (p.Graph is null)
-            throw Fail(p.CalculateSize() == 0 ? "not an ONNX model: no fields were read" : "the model has no graph");
-        if (!p.HasIrVersion) throw Fail("the model has no ir_version; the file is probably not an ONNX model");
+    private ReadOnlySpan<byte> Bytes(Slice s) => _buf.AsSpan(s.Offset, s.Length);
+    private ProtoReader Reader(Slice s) => new(_buf, s.Offset, s.Length);
 
-        var graph = new Graph(p.Graph.Name);
+    // ---------------------------------------------------------------- model
+
+    private Model ImportModel()
+    {
+        var r = new ProtoReader(_buf);
+        long? irVersion = null, modelVersion = null;
+        string? producerName = null, producerVersion = null, domain = null, doc = null;
+        Slice? graphSlice = null;
+        var opsets = new List<OpsetImport>();
+        var metadata = new List<KeyValuePair<string, string>>();
+        var training = new List<byte[]>();
+        var functions = new List<Slice>();
+        var extra = new ArrayBufferWriter<byte>();
+        int fields = 0;
+        while (r.Next())
+        {
+            fields++;
+            switch (r.Field)
+            {
+                case ModelProto.IrVersionFieldNumber: irVersion = r.ReadInt64(); break;
+                case ModelProto.ProducerNameFieldNumber: producerName = r.ReadString(); break;
+                case ModelProto.ProducerVersionFieldNumber: producerVersion = r.ReadString(); break;
+                case ModelProto.DomainFieldNumber: domain = r.ReadString(); break;
+                case ModelProto.ModelVersionFieldNumber: modelVersion = r.ReadInt64(); break;
+                case ModelProto.DocStringFieldNumber: doc = r.ReadString(); break;
+                case ModelProto.GraphFieldNumber: graphSlice = r.ReadSlice(); break;
+                case ModelProto.OpsetImportFieldNumber: opsets.Add(ReadOpset(r.ReadSlice())); break;
+                case ModelProto.MetadataPropsFieldNumber: metadata.Add(ReadEntry(r.ReadSlice())); break;
+                case ModelProto.TrainingInfoFieldNumber: training.Add(r.ReadBytes().ToArray()); break;
+                case ModelProto.FunctionsFieldNumber: functions.Add(r.ReadSlice()); break;
+                default:
+                    int start = r.TagStart;
+                    r.Skip();
+                    extra.Write(r.Since(start));
+                    break;
+            }
+        }
+        if (graphSlice is null)
+            throw Fail(fields == 0 ? "not an ONNX model: no fields were read" : "the model has no graph");
+        if (irVersion is null) throw Fail("the model has no ir_version; the file is probably not an ONNX model");
+
+        var graph = ImportGraph(graphSlice.Value, null);
         var model = new Model(graph)
         {
-            IrVersion = p.IrVersion,
-            ProducerName = p.HasProducerName ? p.ProducerName : null,
-            ProducerVersion = p.HasProducerVersion ? p.ProducerVersion : null,
-            Domain = p.HasDomain ? p.Domain : null,
-            ModelVersion = p.HasModelVersion ? p.ModelVersion : null,
-            DocString = p.HasDocString ? p.DocString : null,
+            IrVersion = irVersion.Value,
+            ProducerName = producerName,
+            ProducerVersion = producerVersion,
+            Domain = domain,
+            ModelVersion = modelVersion,
+            DocString = doc,
             SourcePath = _file,
+            OpaqueExtraFields = extra.WrittenSpan.ToArray(),
         };
-        _model = model;
-        foreach (var o in p.OpsetImport) model.Opsets.Add(new OpsetImport(o.Domain, o.Version));
-        foreach (var e in p.MetadataProps) model.Metadata.Add(new(e.Key, e.Value));
-        foreach (var t in p.TrainingInfo) model.OpaqueTrainingInfo.Add(t.ToByteArray());
-
-        model.OpaqueExtraFields = UninterpretedFields(p);
-
-        ImportGraphInto(graph, p.Graph);
-        foreach (var fp in p.Functions) model.Functions.Add(ImportFunction(fp));
         foreach (var m in _mapped.Values) model.AddResource(m);
+        model.Opsets.AddRange(opsets);
+        model.Metadata.AddRange(metadata);
+        model.OpaqueTrainingInfo.AddRange(training);
+        foreach (var f in functions) model.Functions.Add(ImportFunction(f));
         return model;
     }
 
-    /// <summary>The serialized fields of the model record the IR does not model (kept and written back unchanged).</summary>
-    private static byte[] UninterpretedFields(ModelProto p)
+    private OpsetImport ReadOpset(Slice s)
     {
-        // Detach the large modelled parts so the copy stays small, then restore them.
-        var graph = p.Graph;
-        var functions = p.Functions.ToArray();
-        var training = p.TrainingInfo.ToArray();
-        p.Graph = null;
-        p.Functions.Clear();
-        p.TrainingInfo.Clear();
-        var rest = new ModelProto(p);
-        p.Graph = graph;
-        p.Functions.AddRange(functions);
-        p.TrainingInfo.AddRange(training);
-        rest.ClearIrVersion(); rest.ClearProducerName(); rest.ClearProducerVersion(); rest.ClearDomain();
-        rest.ClearModelVersion(); rest.ClearDocString(); rest.OpsetImport.Clear(); rest.MetadataProps.Clear();
-        return rest.ToByteArray();
+        var r = Reader(s);
+        string d = "";
+        long v = 0;
+        while (r.Next())
+        {
+            switch (r.Field)
+            {
+                case OperatorSetIdProto.DomainFieldNumber: d = Intern(r.ReadBytes()); break;
+                case OperatorSetIdProto.VersionFieldNumber: v = r.ReadInt64(); break;
+                default: r.Skip(); break;
+            }
+        }
+        return new OpsetImport(d, v);
     }
 
-    private Function ImportFunction(FunctionProto fp)
+    private KeyValuePair<string, string> ReadEntry(Slice s)
     {
-        var body = new Graph(fp.Name);
-        var fn = new Function(fp.Domain, fp.Name, body)
+        var r = Reader(s);
+        string k = "", v = "";
+        while (r.Next())
         {
-            Overload = fp.Overload,
-            DocString = fp.HasDocString ? fp.DocString : null,
-        };
-        fn.AttributeNames.AddRange(fp.Attribute);
-        foreach (var a in fp.AttributeProto) fn.AttributeDefaults.Add(ImportAttribute(a, body, $"function '{fp.Name}'"));
-        foreach (var o in fp.OpsetImport) fn.Opsets.Add(new OpsetImport(o.Domain, o.Version));
-        foreach (var e in fp.MetadataProps) fn.Metadata.Add(new(e.Key, e.Value));
-        foreach (var name in fp.Input) Define(() => body.AddInput(name, null), name, $"function '{fp.Name}'");
-        ImportNodes(body, fp.Node, $"function '{fp.Name}'");
-        foreach (var vi in fp.ValueInfo) ApplyValueInfo(body, vi);
-        foreach (var name in fp.Output)
-            body.AddOutput(Resolve(body, name) ?? throw Fail($"output '{name}' is not defined", $"function '{fp.Name}'"));
+            switch (r.Field)
+            {
+                case StringStringEntryProto.KeyFieldNumber: k = r.ReadString(); break;
+                case StringStringEntryProto.ValueFieldNumber: v = r.ReadString(); break;
+                default: r.Skip(); break;
+            }
+        }
+        return new(k, v);
+    }
+
+    // ---------------------------------------------------------------- functions
+
+    private Function ImportFunction(Slice s)
+    {
+        var r = Reader(s);
+        string name = "", domain = "", overload = "";
+        string? doc = null;
+        var inputs = new List<string>();
+        var outputs = new List<string>();
+        var attrNames = new List<string>();
+        var nodes = new List<Slice>();
+        var opsets = new List<OpsetImport>();
+        var defaults = new List<Slice>();
+        var valueInfo = new List<Slice>();
+        var metadata = new List<KeyValuePair<string, string>>();
+        while (r.Next())
+        {
+            switch (r.Field)
+            {
+                case FunctionProto.NameFieldNumber: name = r.ReadString(); break;
+                case FunctionProto.InputFieldNumber: inputs.Add(r.ReadString()); break;
+                case FunctionProto.OutputFieldNumber: outputs.Add(r.ReadString()); break;
+                case FunctionProto.AttributeFieldNumber: attrNames.Add(r.ReadString()); break;
+                case FunctionProto.NodeFieldNumber: nodes.Add(r.ReadSlice()); break;
+                case FunctionProto.DocStringFieldNumber: doc = r.ReadString(); break;
+                case FunctionProto.OpsetImportFieldNumber: opsets.Add(ReadOpset(r.ReadSlice())); break;
+                case FunctionProto.DomainFieldNumber: domain = r.ReadString(); break;
+                case FunctionProto.AttributeProtoFieldNumber: defaults.Add(r.ReadSlice()); break;
+                case FunctionProto.ValueInfoFieldNumber: valueInfo.Add(r.ReadSlice()); break;
+                case FunctionProto.OverloadFieldNumber: overload = r.ReadString(); break;
+                case FunctionProto.MetadataPropsFieldNumber: metadata.Add(ReadEntry(r.ReadSlice())); break;
+                default: r.Skip(); break;
+            }
+        }
+        string where = $"function '{name}'";
+        var body = new Graph(name);
+        var fn = new Function(domain, name, body) { Overload = overload, DocString = doc };
+        fn.AttributeNames.AddRange(attrNames);
+        foreach (var a in defaults) fn.AttributeDefaults.Add(ImportAttribute(a, body, where));
+        fn.Opsets.AddRange(opsets);
+        fn.Metadata.AddRange(metadata);
+        foreach (var input in inputs) Define(() => body.AddInput(input, null), input, where);
+        ImportNodes(body, nodes, where);
+        foreach (var vi in valueInfo) ApplyValueInfo(body, vi);
+        foreach (var output in outputs)
+            body.AddOutput(Resolve(body, output) ?? throw Fail($"output '{output}' is not defined", where));
         return fn;
     }
 
-    private void ImportGraphInto(Graph g, GraphProto gp)
+    // ---------------------------------------------------------------- graphs
+
+    private Graph ImportGraph(Slice s, Graph? parent)
     {
-        string where = g.Parent is null ? "" : $"subgraph '{gp.Name}'";
-        string? scope = g.Parent is null ? null : where;
-        g.DocString = gp.HasDocString ? gp.DocString : null;
-        foreach (var e in gp.MetadataProps) g.Metadata.Add(new(e.Key, e.Value));
-        foreach (var qa in gp.QuantizationAnnotation)
-            g.QuantizationAnnotations.Add(new Alloy.IR.TensorAnnotation(qa.TensorName, qa.QuantParameterTensorNames.Select(e => new KeyValuePair<string, string>(e.Key, e.Value)).ToList()));
-
-        foreach (var vi in gp.Input)
+        if (++_depth > MaxSubgraphDepth) throw Fail($"subgraphs are nested more than {MaxSubgraphDepth} deep");
+        var r = Reader(s);
+        string name = "";
+        string? doc = null;
+        var nodes = new List<Slice>();
+        var initializers = new List<Slice>();
+        var inputs = new List<Slice>();
+        var outputs = new List<Slice>();
+        var valueInfo = new List<Slice>();
+        var annotations = new List<Slice>();
+        var sparse = new List<Slice>();
+        var metadata = new List<KeyValuePair<string, string>>();
+        while (r.Next())
         {
-            var v = Define(() => g.AddInput(vi.Name, ImportType(vi.Type, $"input '{vi.Name}'", scope)), vi.Name, scope);
-            v.DocString = vi.HasDocString ? vi.DocString : null;
+            switch (r.Field)
+            {
+                case GraphProto.NodeFieldNumber: nodes.Add(r.ReadSlice()); break;
+                case GraphProto.NameFieldNumber: name = r.ReadString(); break;
+                case GraphProto.InitializerFieldNumber: initializers.Add(r.ReadSlice()); break;
+                case GraphProto.DocStringFieldNumber: doc = r.ReadString(); break;
+                case GraphProto.InputFieldNumber: inputs.Add(r.ReadSlice()); break;
+                case GraphProto.OutputFieldNumber: outputs.Add(r.ReadSlice()); break;
+                case GraphProto.ValueInfoFieldNumber: valueInfo.Add(r.ReadSlice()); break;
+                case GraphProto.QuantizationAnnotationFieldNumber: annotations.Add(r.ReadSlice()); break;
+                case GraphProto.SparseInitializerFieldNumber: sparse.Add(r.ReadSlice()); break;
+                case GraphProto.MetadataPropsFieldNumber: metadata.Add(ReadEntry(r.ReadSlice())); break;
+                default: r.Skip(); break;
+            }
         }
-        foreach (var t in gp.Initializer)
+
+        var g = new Graph(name, parent) { DocString = doc };
+        string? scope = parent is null ? null : $"subgraph '{name}'";
+        g.Metadata.AddRange(metadata);
+        foreach (var a in annotations) g.QuantizationAnnotations.Add(ReadAnnotation(a));
+
+        foreach (var vs in inputs)
         {
-            var c = ImportTensor(t, $"initializer '{t.Name}'", scope, named: false);
-            var existing = g.FindLocal(t.Name);
+            var vi = ReadValueInfo(vs);
+            var type = ImportType(vi.Type, $"input '{vi.Name}'", scope);
+            var v = Define(() => g.AddInput(vi.Name, type), vi.Name, scope);
+            v.DocString = vi.Doc;
+        }
+        foreach (var ts in initializers)
+        {
+            var (tname, c) = ImportTensor(ts, "initializer", scope, named: false);
+            var existing = g.FindLocal(tname);
             if (existing is { Kind: ValueKind.Input, Constant: null }) g.SetInputDefault(existing, c);
-            else Define(() => g.AddConstant(t.Name, c), t.Name, scope);
+            else Define(() => g.AddConstant(tname, c), tname, scope);
         }
-        foreach (var s in gp.SparseInitializer)
+        foreach (var ss in sparse)
         {
-            string name = s.Values?.Name ?? "";
-            var sc = ImportSparse(s, $"sparse initializer '{name}'", scope);
-            Define(() => g.AddSparseConstant(name, sc), name, scope);
+            var (sname, sc) = ImportSparse(ss, "sparse initializer", scope);
+            Define(() => g.AddSparseConstant(sname, sc), sname, scope);
         }
 
-        ImportNodes(g, gp.Node, scope);
+        ImportNodes(g, nodes, scope);
 
-        foreach (var vi in gp.ValueInfo) ApplyValueInfo(g, vi);
-        foreach (var vi in gp.Output)
+        foreach (var vs in valueInfo) ApplyValueInfo(g, vs);
+        foreach (var vs in outputs)
         {
+            var vi = ReadValueInfo(vs);
             var v = Resolve(g, vi.Name) ?? throw Fail($"graph output '{vi.Name}' is not defined by any node, input or initializer", scope);
             var type = ImportType(vi.Type, $"output '{vi.Name}'", scope);
             if (type is not null && (v.Type is null || v.Kind == ValueKind.NodeResult)) v.Type = type;
-            if (vi.HasDocString) v.DocString = vi.DocString;
+            if (vi.Doc is not null) v.DocString = vi.Doc;
             g.AddOutput(v);
         }
+        _depth--;
+        return g;
+    }
+
+    private Alloy.IR.TensorAnnotation ReadAnnotation(Slice s)
+    {
+        var r = Reader(s);
+        string tensor = "";
+        var names = new List<KeyValuePair<string, string>>();
+        while (r.Next())
+        {
+            switch (r.Field)
+            {
+                case Proto.TensorAnnotation.TensorNameFieldNumber: tensor = r.ReadString(); break;
+                case Proto.TensorAnnotation.QuantParameterTensorNamesFieldNumber: names.Add(ReadEntry(r.ReadSlice())); break;
+                default: r.Skip(); break;
+            }
+        }
+        return new Alloy.IR.TensorAnnotation(tensor, names);
+    }
+
+    private readonly record struct ValueInfoRecord(string Name, Slice? Type, string? Doc);
+
+    private ValueInfoRecord ReadValueInfo(Slice s)
+    {
+        var r = Reader(s);
+        string name = "";
+        Slice? type = null;
+        string? doc = null;
+        while (r.Next())
+        {
+            switch (r.Field)
+            {
+                case ValueInfoProto.NameFieldNumber: name = r.ReadString(); break;
+                case ValueInfoProto.TypeFieldNumber: type = r.ReadSlice(); break;
+                case ValueInfoProto.DocStringFieldNumber: doc = r.ReadString(); break;
+                default: r.Skip(); break;
+            }
+        }
+        return new ValueInfoRecord(name, type, doc);
     }
 
     private Value Define(Func<Value> define, string name, string? scope)
@@ -187,16 +358,17 @@ public sealed class OnnxImporter
         }
     }
 
-    private void ApplyValueInfo(Graph g, ValueInfoProto vi)
+    private void ApplyValueInfo(Graph g, Slice s)
     {
+        var vi = ReadValueInfo(s);
         var v = g.FindLocal(vi.Name);
         if (v is null || v.Kind != ValueKind.NodeResult) return;
         v.Type = ImportType(vi.Type, $"value_info '{vi.Name}'", null);
-        if (vi.HasDocString) v.DocString = vi.DocString;
+        if (vi.Doc is not null) v.DocString = vi.Doc;
     }
 
     /// <summary>Finds <paramref name="name"/> in <paramref name="g"/>, capturing it from an enclosing graph when needed.</summary>
-    private static Value? Resolve(Graph g, string name)
+    private static Value? Resolve(Graph g, ReadOnlySpan<char> name)
     {
         var local = g.FindLocal(name);
         if (local is not null) return local;
@@ -204,53 +376,88 @@ public sealed class OnnxImporter
         return outer is null ? null : g.Capture(outer);
     }
 
-    private void ImportNodes(Graph g, IList<NodeProto> protos, string? scope)
+    // ---------------------------------------------------------------- nodes
+
+    private void ImportNodes(Graph g, List<Slice> protos, string? scope)
     {
         // Pass 1: every node and its results, so operands may refer to nodes listed later.
         var nodes = new Node[protos.Count];
         for (int i = 0; i < protos.Count; i++)
         {
-            var np = protos[i];
-            var node = g.AddNode(np.OpType, [], [], np.Domain);
-            node.Name = np.Name;
-            node.DocString = np.HasDocString ? np.DocString : null;
-            node.Overload = np.Overload;
-            foreach (var e in np.MetadataProps) node.Metadata.Add(new(e.Key, e.Value));
-            foreach (var o in np.Output)
+            var r = Reader(protos[i]);
+            string op = "", domain = "", name = "", overload = "";
+            string? doc = null;
+            List<KeyValuePair<string, string>>? metadata = null;
+            while (r.Next())
             {
+                switch (r.Field)
+                {
+                    case NodeProto.NameFieldNumber: name = r.ReadString(); break;
+                    case NodeProto.OpTypeFieldNumber: op = Intern(r.ReadBytes()); break;
+                    case NodeProto.DocStringFieldNumber: doc = r.ReadString(); break;
+                    case NodeProto.DomainFieldNumber: domain = Intern(r.ReadBytes()); break;
+                    case NodeProto.OverloadFieldNumber: overload = r.ReadString(); break;
+                    case NodeProto.MetadataPropsFieldNumber: (metadata ??= []).Add(ReadEntry(r.ReadSlice())); break;
+                    default: r.Skip(); break;
+                }
+            }
+            var node = g.AddNode(op, [], [], domain);
+            node.Name = name;
+            node.DocString = doc;
+            node.Overload = overload;
+            if (metadata is not null) node.Metadata.AddRange(metadata);
+            r = Reader(protos[i]);
+            while (r.Next())
+            {
+                if (r.Field != NodeProto.OutputFieldNumber) { r.Skip(); continue; }
+                var o = r.ReadString();
                 try
                 {
                     g.AddResult(node, o, null);
                 }
                 catch (IrException)
                 {
-                    throw Fail($"output '{o}' has two definitions", Describe(np, scope));
+                    throw Fail($"output '{o}' has two definitions", Describe(node, scope));
                 }
             }
             nodes[i] = node;
         }
         // Pass 2: operands and attributes (subgraphs capture from the now complete scope).
+        Span<char> chars = stackalloc char[256];
         for (int i = 0; i < protos.Count; i++)
         {
-            var np = protos[i];
             var node = nodes[i];
-            foreach (var name in np.Input)
+            var r = Reader(protos[i]);
+            int attributes = 0;
+            while (r.Next())
             {
-                if (name.Length == 0)
+                switch (r.Field)
                 {
-                    g.AddOperand(node, null);
-                    continue;
+                    case NodeProto.InputFieldNumber:
+                        var utf8 = r.ReadBytes();
+                        if (utf8.Length == 0)
+                        {
+                            g.AddOperand(node, null);
+                            break;
+                        }
+                        var name = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
+                        var v = Resolve(g, name) ?? throw Fail(
+                            g.Parent is null ? $"input '{name}' is not defined by any node, graph input or initializer"
+                                             : $"input '{name}' is not defined in the subgraph or any enclosing graph",
+                            Describe(node, scope));
+                        g.AddOperand(node, v);
+                        break;
+                    case NodeProto.AttributeFieldNumber:
+                        attributes++;
+                        node.SetAttribute(ImportAttribute(r.ReadSlice(), g, node, scope));
+                        break;
+                    default:
+                        r.Skip();
+                        break;
                 }
-                var v = Resolve(g, name) ?? throw Fail(
-                    g.Parent is null ? $"input '{name}' is not defined by any node, graph input or initializer"
-                                     : $"input '{name}' is not defined in the subgraph or any enclosing graph",
-                    Describe(np, scope));
-                g.AddOperand(node, v);
             }
-            foreach (var ap in np.Attribute)
-                node.SetAttribute(ImportAttribute(ap, g, Describe(np, scope)));
-            if (node.Attributes.Count != np.Attribute.Count)
-                throw Fail("an attribute name appears twice", Describe(np, scope));
+            if (node.Attributes.Count != attributes)
+                throw Fail("an attribute name appears twice", Describe(node, scope));
         }
         try
         {
@@ -262,168 +469,16 @@ public sealed class OnnxImporter
         }
     }
 
-    private static string Describe(NodeProto np, string? scope)
+    private static string Describe(Node n, string? scope)
     {
-        var what = string.IsNullOrEmpty(np.Name) ? $"{np.OpType} node" : $"node '{np.Name}' ({np.OpType})";
-        if (string.IsNullOrEmpty(np.Name) && np.Output.Count > 0) what = $"{np.OpType} node producing '{np.Output[0]}'";
+        var what = n.Name.Length > 0 ? $"node '{n.Name}' ({n.OpType})"
+            : n.Outputs.Count > 0 ? $"{n.OpType} node producing '{n.Outputs[0].Name}'"
+            : $"{n.OpType} node";
         return scope is null ? what : $"{scope}, {what}";
     }
 
-    private Attr ImportAttribute(AttributeProto a, Graph owner, string where)
-    {
-        string ctx = $"{where}, attribute '{a.Name}'";
-        var kind = (AttrKind)(int)a.Type;
-        if (a.HasRefAttrName && a.RefAttrName.Length > 0)
-            return new Attr(a.Name, new RefAttr(a.RefAttrName, kind)) { DocString = a.HasDocString ? a.DocString : null };
-        if (!a.HasType)
-            kind = InferKind(a) ?? throw Fail("the attribute has no type and no value", where);
-        AttrValue value = kind switch
-        {
-            AttrKind.Float => new FloatAttr(a.F),
-            AttrKind.Int => new IntAttr(a.I),
-            AttrKind.String => new StringAttr(a.S.ToStringUtf8()),
-            AttrKind.Tensor => new TensorAttr(ImportTensor(a.T ?? throw Fail("tensor attribute has no tensor", ctx), ctx, null)),
-            AttrKind.Graph => new GraphAttr(ImportSubgraph(a.G ?? throw Fail("graph attribute has no graph", ctx), owner)),
-            AttrKind.Floats => new FloatsAttr([.. a.Floats]),
-            AttrKind.Ints => new IntsAttr([.. a.Ints]),
-            AttrKind.Strings => new StringsAttr([.. a.Strings.Select(s => s.ToStringUtf8())]),
-            AttrKind.Tensors => new TensorsAttr([.. a.Tensors.Select(t => ImportTensor(t, ctx, null))]),
-            AttrKind.Graphs => new GraphsAttr([.. a.Graphs.Select(gp => ImportSubgraph(gp, owner))]),
-            AttrKind.SparseTensor => new SparseTensorAttr(ImportSparse(a.SparseTensor ?? throw Fail("sparse tensor attribute has no value", ctx), ctx, null)),
-            AttrKind.SparseTensors => new SparseTensorsAttr([.. a.SparseTensors.Select(s => ImportSparse(s, ctx, null))]),
-            AttrKind.TypeProto => new TypeAttr(ImportType(a.Tp, ctx, null)),
-            AttrKind.TypeProtos => new TypesAttr([.. a.TypeProtos.Select(t => ImportType(t, ctx, null))]),
-            _ => throw Fail($"unknown attribute type {(int)a.Type}", where),
-        };
-        return new Attr(a.Name, value) { DocString = a.HasDocString ? a.DocString : null };
-    }
+    private Attr ImportAttribute(Slice s, Graph owner, Node node, string? scope) =>
+        ImportAttribute(s, owner, null, () => Describe(node, scope));
 
-    private static AttrKind? InferKind(AttributeProto a) =>
-        a.HasF ? AttrKind.Float : a.HasI ? AttrKind.Int : a.HasS ? AttrKind.String : a.T is not null ? AttrKind.Tensor :
-        a.G is not null ? AttrKind.Graph : a.Floats.Count > 0 ? AttrKind.Floats : a.Ints.Count > 0 ? AttrKind.Ints :
-        a.Strings.Count > 0 ? AttrKind.Strings : a.Tensors.Count > 0 ? AttrKind.Tensors : a.Graphs.Count > 0 ? AttrKind.Graphs : null;
-
-    private Graph ImportSubgraph(GraphProto gp, Graph parent)
-    {
-        var sub = new Graph(gp.Name, parent);
-        ImportGraphInto(sub, gp);
-        return sub;
-    }
-
-    private IrType? ImportType(TypeProto? t, string what, string? scope)
-    {
-        if (t is null) return null;
-        switch (t.ValueCase)
-        {
-            case TypeProto.ValueOneofCase.TensorType:
-                return new TensorType(ElementType(t.TensorType.ElemType, what, scope), ImportShape(t.TensorType.Shape));
-            case TypeProto.ValueOneofCase.SparseTensorType:
-                return new SparseTensorType(ElementType(t.SparseTensorType.ElemType, what, scope), ImportShape(t.SparseTensorType.Shape));
-            case TypeProto.ValueOneofCase.SequenceType:
-                return new SequenceType(ImportType(t.SequenceType.ElemType, what, scope));
-            case TypeProto.ValueOneofCase.OptionalType:
-                return new OptionalType(ImportType(t.OptionalType.ElemType, what, scope));
-            case TypeProto.ValueOneofCase.MapType:
-                return new MapType(ElementType(t.MapType.KeyType, what, scope), ImportType(t.MapType.ValueType, what, scope));
-            case TypeProto.ValueOneofCase.OpaqueType:
-                return new OpaqueType(t.OpaqueType.Domain, t.OpaqueType.Name);
-            default:
-                return null;
-        }
-    }
-
-    private DataType ElementType(int code, string what, string? scope) =>
-        DataTypes.IsKnown(code) ? (DataType)code : throw Fail($"{what} has unknown element type {code}", scope);
-
-    private static Shape? ImportShape(TensorShapeProto? s)
-    {
-        if (s is null) return null;
-        var dims = ImmutableArray.CreateBuilder<Dim>(s.Dim.Count);
-        foreach (var d in s.Dim)
-        {
-            dims.Add(d.ValueCase switch
-            {
-                TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue => Dim.Of(d.DimValue),
-                TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam => Dim.Named(d.DimParam),
-                _ => Dim.Unknown,
-            });
-        }
-        return new Shape(dims.MoveToImmutable());
-    }
-
-    private SparseTensorConstant ImportSparse(SparseTensorProto s, string what, string? scope)
-    {
-        var values = s.Values ?? throw Fail($"{what} has no values", scope);
-        var indices = s.Indices ?? throw Fail($"{what} has no indices", scope);
-        return new SparseTensorConstant(ImportTensor(values, what + " values", scope), ImportTensor(indices, what + " indices", scope), [.. s.Dims]);
-    }
-
-    /// <param name="named">False for initializers, whose name is their value's name.</param>
-    private TensorConstant ImportTensor(TensorProto t, string what, string? scope, bool named = true)
-    {
-        if (!DataTypes.IsKnown(t.DataType) || t.DataType == 0)
-            throw Fail($"{what} has unknown element type {t.DataType}", scope);
-        if (t.Segment is not null) throw Fail($"{what} is a segment of a split tensor, which is not supported", scope);
-        var type = (DataType)t.DataType;
-        long count = 1;
-        foreach (var d in t.Dims)
-        {
-            if (d < 0) throw Fail($"{what} has a negative dimension {d}", scope);
-            count = checked(count * d);
-        }
-        Exception F(string reason) => Fail($"{what} {reason}", scope);
-        TensorData data = t.DataLocation == TensorProto.Types.DataLocation.External
-            ? ReadExternal(t, type, count, F)
-            : TensorProtoCodec.ReadEmbedded(t, type, count, F);
-        return new TensorConstant(type, [.. t.Dims], data)
-        {
-            Name = named && t.HasName ? t.Name : null,
-            DocString = t.HasDocString ? t.DocString : null,
-            Metadata = t.MetadataProps.Select(e => new KeyValuePair<string, string>(e.Key, e.Value)).ToList(),
-        };
-    }
-
-    private TensorData ReadExternal(TensorProto t, DataType type, long count, Func<string, Exception> fail)
-    {
-        string? location = null;
-        long offset = 0;
-        long? length = null;
-        foreach (var e in t.ExternalData)
-        {
-            switch (e.Key)
-            {
-                case "location": location = e.Value; break;
-                case "offset": offset = ParseLong(e.Value, "offset"); break;
-                case "length": length = ParseLong(e.Value, "length"); break;
-            }
-        }
-        if (string.IsNullOrEmpty(location)) throw fail("is stored externally but names no location");
-        if (Path.IsPathRooted(location)) throw fail($"names external data by the absolute path '{location}'; locations must be relative to the model's folder");
-        var path = Path.GetFullPath(Path.Combine(_baseDir, location));
-        var root = Path.GetFullPath(_baseDir).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
-        if (!path.StartsWith(root, StringComparison.Ordinal)) throw fail($"names external data '{location}' outside the model's folder");
-        if (!_mapped.TryGetValue(path, out var file))
-        {
-            if (!File.Exists(path)) throw fail($"needs the external-data file '{location}', which does not exist (looked in {_baseDir})");
-            try
-            {
-                file = new MappedFile(path);
-                _mapped[path] = file;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw fail($"cannot map the external-data file '{location}': {e.Message}");
-            }
-        }
-        long need = type == DataType.String ? throw fail("is a string tensor stored externally, which ONNX does not allow") : type.RawByteCount(count);
-        long len = length ?? need;
-        if (offset < 0 || offset > file.Length) throw fail($"external data offset {offset} lies past the end of '{location}' ({file.Length} bytes)");
-        if (offset + len > file.Length) throw fail($"external data [{offset}, {offset + len}) runs past the end of '{location}' ({file.Length} bytes)");
-        if (len != need) throw fail($"external data length {len} does not match the {need} bytes its dims need");
-        return new MappedTensorData(file, offset, len);
-
-        long ParseLong(string s, string key) =>
-            long.TryParse(s, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v)
-                ? v : throw fail($"has external_data {key} '{s}', which is not an integer");
-    }
+    private Attr ImportAttribute(Slice s, Graph owner, string where) => ImportAttribute(s, owner, where, null);
 }
