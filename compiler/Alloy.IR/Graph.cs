@@ -126,6 +126,9 @@ public sealed class Graph
         if (name.Length > 0) _scope[name] = value;
     }
 
+    /// <summary>Prepares the name table for <paramref name="count"/> more values (avoids rehashing while importing).</summary>
+    public void ReserveNames(int count) => _scope.EnsureCapacity(_scope.Count + count);
+
     // ---- definitions ----
 
     public Value AddInput(string name, IrType? type)
@@ -400,8 +403,9 @@ public sealed class Graph
         int position = 0;
         for (var n = FirstNode; n is not null; n = n.Next)
         {
-            foreach (var v in n.Inputs)
-                if (v is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
+            var inputs = n.InputList;
+            for (int i = 0; i < inputs.Count; i++)
+                if (inputs[i] is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
             foreach (var g in n.Subgraphs)
                 foreach (var c in g.Captures)
                     if (c.Outer is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;

@@ -94,7 +94,8 @@ public sealed class Node
     public bool RemoveAnnotation(string key) => _annotations?.Remove(key) ?? false;
 
     /// <summary>Subgraphs held by this node's attributes, in attribute order.</summary>
-    public IEnumerable<Graph> Subgraphs => _hasSubgraphs ? _attributes.SelectMany(a => SubgraphsOf(a.Value)) : [];
+    public IEnumerable<Graph> Subgraphs => _hasSubgraphs ? _attributes.SelectMany(a => SubgraphsOf(a.Value)) : NoSubgraphs;
+    private static readonly Graph[] NoSubgraphs = [];
     private bool _hasSubgraphs;
 
     internal static IEnumerable<Graph> SubgraphsOf(AttrValue v) => v switch

@@ -268,6 +268,7 @@ public sealed partial class OnnxImporter
         }
 
         var g = new Graph(name, parent) { DocString = doc };
+        g.ReserveNames(inputs.Count + initializers.Count + sparse.Count + nodes.Count);
         string? scope = parent is null ? null : $"subgraph '{name}'";
         g.Metadata.AddRange(metadata);
         foreach (var a in annotations) g.QuantizationAnnotations.Add(ReadAnnotation(a));

@@ -8,6 +8,7 @@ namespace Alloy.Benchmarks;
 
 /// <summary>Import (protobuf bytes → IR) plus export (IR → protobuf bytes) of synthetic chains; divide Nodes by the mean for nodes/s.</summary>
 [MemoryDiagnoser]
+[Config(typeof(CliRuntimeConfig))]
 public class ImportExportBenchmark
 {
     private byte[] _bytes = [];

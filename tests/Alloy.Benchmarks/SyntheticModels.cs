@@ -37,10 +37,12 @@ public static class SyntheticModels
     }
 
     /// <summary>
-    /// Writes <c>dir/large.onnx</c> whose initializers total <paramref name="gib"/> GiB in a sparse external
-    /// file <c>large.onnx.data</c> (no disk blocks are used for the zeros).
+    /// Writes <c>dir/large.onnx</c> whose initializers total <paramref name="gib"/> GiB in the external file
+    /// <c>large.onnx.data</c>: filled with a byte pattern when <paramref name="dense"/>, otherwise a sparse file
+    /// (zeros that use no disk blocks; note that reading holes through a mapping costs no resident memory, so
+    /// peak-memory measurements need the dense form).
     /// </summary>
-    public static string WriteLarge(string dir, int gib)
+    public static string WriteLarge(string dir, int gib, bool dense)
     {
         Directory.CreateDirectory(dir);
         var dataPath = Path.Combine(dir, "large.onnx.data");
@@ -49,10 +51,15 @@ public static class SyntheticModels
         using (var fs = new FileStream(dataPath, FileMode.Create, FileAccess.Write))
         {
             fs.SetLength(total);
+            var block = new byte[1 << 20];
+            for (int i = 0; i < block.Length; i++) block[i] = (byte)(i * 31 + 7);
             for (long off = 0; off < total; off += chunk)
             {
                 fs.Position = off;
                 fs.Write(BitConverter.GetBytes(off));
+                if (!dense) continue;
+                for (long p = off + 8; p < off + chunk; p += block.Length)
+                    fs.Write(block, 0, (int)Math.Min(block.Length, off + chunk - p));
             }
         }
         var proto = new Alloy.Onnx.Proto.ModelProto { IrVersion = 8, Graph = new Alloy.Onnx.Proto.GraphProto { Name = "large" } };
