@@ -1,0 +1,129 @@
+using Alloy.IR;
+using Alloy.Runtime;
+using Alloy.Runtime.Execution;
+using Alloy.Runtime.Kernels;
+
+namespace Alloy.Backend;
+
+/// <summary>
+/// Lowers IR to an execution plan: each node bound to a kernel from the registry (by op, domain, opset and the
+/// input element types known before running), each value to a slot, each slot released after its last use.
+/// Subgraphs become nested plans whose captures are the owning step's trailing operands. Every node without a
+/// kernel is reported at once.
+/// </summary>
+public sealed class PlanCompiler(KernelRegistry registry)
+{
+    private readonly List<UnsupportedNode> _unsupported = [];
+    private Model? _model;
+
+    public static ExecutionPlan Compile(Model model, KernelRegistry registry) => new PlanCompiler(registry).CompileModel(model);
+
+    public ExecutionPlan CompileModel(Model model)
+    {
+        _model = model;
+        _unsupported.Clear();
+        var plan = CompileGraph(model.Graph);
+        if (_unsupported.Count > 0) throw new UnsupportedModelException([.. _unsupported]);
+        return plan;
+    }
+
+    private long OpsetOf(string domain)
+    {
+        var d = domain == "ai.onnx" ? "" : domain;
+        foreach (var o in _model!.Opsets)
+            if ((o.Domain == "ai.onnx" ? "" : o.Domain) == d) return o.Version;
+        return 0;
+    }
+
+    private ExecutionPlan CompileGraph(Graph g)
+    {
+        var slots = new Dictionary<Value, int>();
+        int Slot(Value v)
+        {
+            if (!slots.TryGetValue(v, out var s)) slots[v] = s = slots.Count;
+            return s;
+        }
+
+        var inputs = new List<PlanInput>();
+        var constants = new List<(int, Tensor)>();
+        foreach (var v in g.Inputs)
+        {
+            if (v.Constant is { } def)
+            {
+                // An initializer that is also an input (IR version 3): runs with its default value.
+                constants.Add((Slot(v), ConstantTensors.ToTensor(def)));
+                continue;
+            }
+            var tt = v.Type as TensorType;
+            inputs.Add(new PlanInput(Slot(v), v.Name, tt is null || tt.ElementType == DataType.Undefined ? null : (ElementType)(int)tt.ElementType,
+                tt?.Shape?.Dims.Select(d => d.Size).ToArray()));
+        }
+        var captures = g.Captures.Select(c => new PlanCapture(Slot(c), c.Name)).ToList();
+        foreach (var v in g.Constants)
+        {
+            if (v.Kind == ValueKind.Input) continue;
+            constants.Add((Slot(v), v.SparseConstant is { } sc ? ConstantTensors.ToDense(sc) : ConstantTensors.ToTensor(v.Constant!)));
+        }
+
+        var nodes = g.Nodes.ToList();
+        var lastUse = new Dictionary<int, int>();
+        var steps = new List<(KernelNode Node, IKernel? Kernel, int[] In, int[] Out)>();
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var n = nodes[i];
+            var operandSlots = new List<int>();
+            foreach (var v in n.Inputs) operandSlots.Add(v is null ? -1 : Slot(v));
+            foreach (var sub in n.Subgraphs)
+                foreach (var c in sub.Captures) operandSlots.Add(Slot(c.Outer!));
+            foreach (var s in operandSlots) if (s >= 0) lastUse[s] = i;
+            var outSlots = n.Outputs.Select(r => r.Name.Length == 0 ? -1 : Slot(r)).ToArray();
+            foreach (var s in outSlots) if (s >= 0) lastUse.TryAdd(s, i);
+
+            var node = new KernelNode(n.OpType, n.Domain, OpsetOf(n.Domain), Attributes(n),
+                n.Inputs.Select(v => v?.ElementType is { } e && e != DataType.Undefined ? (ElementType?)(int)e : null).ToArray(),
+                n.Outputs.Count, n.Name);
+            var kernel = registry.Create(node, out var reason);
+            if (kernel is null)
+                _unsupported.Add(new UnsupportedNode(g.Name, n.Name.Length > 0 ? $"'{n.Name}'" : $"producing '{n.Outputs.FirstOrDefault()?.Name}'",
+                    (n.IsDefaultDomain ? "" : n.Domain + "::") + n.OpType, node.Opset,
+                    "(" + string.Join(", ", node.InputTypes.Select(t => t?.Name() ?? "?")) + ")", reason ?? "unsupported"));
+            steps.Add((node, kernel, [.. operandSlots], outSlots));
+        }
+        var outputs = g.Outputs.Select(v => (Slot(v), v.Name)).ToList();
+        foreach (var (s, _) in outputs) lastUse[s] = int.MaxValue;
+
+        var planSteps = new List<PlanStep>();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            var release = lastUse.Where(kv => kv.Value == i).Select(kv => kv.Key).ToArray();
+            planSteps.Add(new PlanStep(steps[i].Node, steps[i].Kernel!, steps[i].In, steps[i].Out, release));
+        }
+        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs);
+    }
+
+    private AttributeMap Attributes(Node n)
+    {
+        if (n.Attributes.Count == 0) return AttributeMap.Empty;
+        var map = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var a in n.Attributes)
+        {
+            object? v = a.Value switch
+            {
+                IntAttr i => i.Value,
+                FloatAttr f => f.Value,
+                StringAttr s => s.Value,
+                IntsAttr i => i.Value.ToArray(),
+                FloatsAttr f => f.Value.ToArray(),
+                StringsAttr s => s.Value.ToArray(),
+                TensorAttr t => ConstantTensors.ToTensor(t.Value),
+                TensorsAttr ts => ts.Value.Select(ConstantTensors.ToTensor).ToArray(),
+                SparseTensorAttr s => ConstantTensors.ToDense(s.Value),
+                GraphAttr g => CompileGraph(g.Value),
+                GraphsAttr gs => gs.Value.Select(CompileGraph).ToArray(),
+                _ => null,
+            };
+            if (v is not null) map[a.Name] = v;
+        }
+        return new AttributeMap(map);
+    }
+}

@@ -1,0 +1,18 @@
+namespace Alloy.Runtime.Kernels;
+
+/// <summary>
+/// What a kernel factory knows about the node it is asked to run: op, domain, opset version of that domain,
+/// attributes, the element types of its inputs when known before running (null when not), its output count,
+/// and a name for messages.
+/// </summary>
+public sealed record KernelNode(
+    string OpType,
+    string Domain,
+    long Opset,
+    AttributeMap Attributes,
+    IReadOnlyList<ElementType?> InputTypes,
+    int OutputCount,
+    string Name)
+{
+    public override string ToString() => string.IsNullOrEmpty(Name) ? OpType : $"{OpType} '{Name}'";
+}
