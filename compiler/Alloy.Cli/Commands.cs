@@ -12,6 +12,7 @@ public static class Commands
         var root = new RootCommand("Alloy: mixed-precision compiler for neural networks");
         root.Subcommands.Add(Inspect(stdout, stderr));
         root.Subcommands.Add(Convert(stdout, stderr));
+        root.Subcommands.Add(RunCommand.Create(stdout, stderr));
         return root;
     }
 

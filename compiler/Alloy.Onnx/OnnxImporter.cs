@@ -87,6 +87,26 @@ public sealed partial class OnnxImporter
 
     private OnnxImportException Fail(string reason, string? node = null) => new(_file, node, reason);
 
+    /// <summary>Decodes one serialized TensorProto whose data is embedded.</summary>
+    internal static (string Name, TensorConstant Value) ReadTensor(byte[] bytes, string file)
+    {
+        var importer = new OnnxImporter(bytes, file, Path.GetDirectoryName(Path.GetFullPath(file)) ?? ".");
+        try
+        {
+            var (name, value) = importer.ImportTensor(new Slice(0, bytes.Length), "tensor", null, named: true);
+            if (importer._mapped.Count > 0)
+            {
+                foreach (var m in importer._mapped.Values) m.Dispose();
+                throw new OnnxImportException(file, null, "a tensor file with external data is not supported");
+            }
+            return (name, value);
+        }
+        catch (ProtoFormatException e)
+        {
+            throw new OnnxImportException(file, null, $"not a valid TensorProto ({e.Message})", e);
+        }
+    }
+
     private ReadOnlySpan<byte> Bytes(Slice s) => _buf.AsSpan(s.Offset, s.Length);
     private ProtoReader Reader(Slice s) => new(_buf, s.Offset, s.Length);
 

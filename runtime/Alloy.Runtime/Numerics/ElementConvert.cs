@@ -1,12 +1,11 @@
-using System.Numerics;
-
 namespace Alloy.Runtime.Numerics;
 
 /// <summary>
 /// Reads any numeric tensor widened to double / float / long, and writes values back narrowed to the tensor's
-/// element type with that type's rounding: float formats round to nearest even (bf16, f16, f8 saturating),
-/// integers truncate toward zero and wrap like a C cast, bool is value != 0. The reference kernels compute in
-/// these wide types and round once on store.
+/// element type with that type's rounding: float formats round once, straight from the double, to nearest even
+/// (f32, f16, bf16, f8 and f4 saturating), integers truncate toward zero and wrap like a C cast (NaN gives 0),
+/// bool is value != 0. The reference kernels compute in these wide types and round once on store. Sub-byte
+/// types (int4, uint4, float4) are packed two per byte, element 2k in the low nibble of byte k.
 /// </summary>
 public static class ElementConvert
 {
@@ -77,7 +76,14 @@ public static class ElementConvert
     private static int Nibble(Span<byte> b, int k) => (k & 1) == 0 ? b[k >> 1] & 0xF : b[k >> 1] >> 4;
 
     /// <summary>Stores <paramref name="v"/> as element <paramref name="i"/>, rounding once to the element type.</summary>
-    public static void SetDouble(Tensor t, long i, double v)
+    public static void SetDouble(Tensor t, long i, double v) => SetDouble(t, i, v, saturate: true);
+
+    /// <summary>
+    /// <see cref="SetDouble(Tensor, long, double)"/> with ONNX Cast's <c>saturate</c> flag for the float8 types: when
+    /// false, values beyond the largest finite one become infinity (E5M2) or NaN (the other float8 types).
+    /// Other element types ignore the flag.
+    /// </summary>
+    public static void SetDouble(Tensor t, long i, double v, bool saturate)
     {
         var b = t.Bytes;
         int k = (int)i;
@@ -85,15 +91,19 @@ public static class ElementConvert
         {
             case ElementType.Float: BitConverter.TryWriteBytes(b[(k * 4)..], (float)v); break;
             case ElementType.Double: BitConverter.TryWriteBytes(b[(k * 8)..], v); break;
-            case ElementType.Float16: BitConverter.TryWriteBytes(b[(k * 2)..], (Half)v); break;
-            case ElementType.BFloat16: BitConverter.TryWriteBytes(b[(k * 2)..], BFloat16.FromFloat((float)v).Bits); break;
+            case ElementType.Float16: BitConverter.TryWriteBytes(b[(k * 2)..], (Half)v); break; // .NET rounds double → half once
+            case ElementType.BFloat16: BitConverter.TryWriteBytes(b[(k * 2)..], BFloat16.FromDouble(v).Bits); break;
             case ElementType.Float8E4M3FN or ElementType.Float8E4M3FNUZ or ElementType.Float8E5M2 or ElementType.Float8E5M2FNUZ:
-                b[k] = (byte)MiniFloat.Encode((float)v, t.Type);
+                b[k] = (byte)MiniFloat.Encode(v, t.Type, saturate);
                 break;
-            case ElementType.Float4E2M1: SetNibble(b, k, MiniFloat.Encode((float)v, t.Type)); break;
+            case ElementType.Float4E2M1: SetNibble(b, k, MiniFloat.Encode(v, t.Type)); break;
             case ElementType.Bool: b[k] = v != 0 ? (byte)1 : (byte)0; break;
             case ElementType.UInt64: BitConverter.TryWriteBytes(b[(k * 8)..], double.IsNaN(v) ? 0UL : v >= 18446744073709551615.0 ? ulong.MaxValue : v <= 0 ? (ulong)(long)v : (ulong)v); break;
-            default: SetLong(t, i, double.IsNaN(v) ? 0 : v >= 9.2233720368547758e18 ? long.MaxValue : v <= -9.2233720368547758e18 ? long.MinValue : (long)v); break;
+            case var type when type.IsInteger():
+                // Truncate toward zero (NaN → 0, beyond the int64 range → its ends), then wrap to the element width.
+                SetLong(t, i, double.IsNaN(v) ? 0 : v >= 9.2233720368547758e18 ? long.MaxValue : v <= -9.2233720368547758e18 ? long.MinValue : (long)v);
+                break;
+            default: throw new KernelTypeException(t.Type);
         }
     }
 
@@ -114,7 +124,48 @@ public static class ElementConvert
             case ElementType.UInt8: b[k] = (byte)v; break;
             case ElementType.Bool: b[k] = v != 0 ? (byte)1 : (byte)0; break;
             case ElementType.Int4 or ElementType.UInt4: SetNibble(b, k, (int)v & 0xF); break;
-            default: SetDouble(t, i, v); break;
+            case ElementType.Float: BitConverter.TryWriteBytes(b[(k * 4)..], (float)v); break; // one rounding
+            case ElementType.Double: BitConverter.TryWriteBytes(b[(k * 8)..], (double)v); break;
+            case var type when type.IsFloat(): SetDouble(t, i, ToDoubleRoundToOdd(v)); break;
+            default: throw new KernelTypeException(t.Type);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="v"/> as a double rounded to odd: exact when it fits in 53 bits, otherwise the neighbouring
+    /// double whose last significand bit is 1. Rounding that once more to a format of at most 51 significant bits
+    /// (f16, bf16, f8, f4) gives the same result as rounding <paramref name="v"/> directly, so a long above 2^53 is
+    /// still rounded only once.
+    /// </summary>
+    private static double ToDoubleRoundToOdd(long v)
+    {
+        double d = v;
+        Int128 back = (Int128)d; // exact: d is an integer below 2^64 in magnitude
+        if (back == v || (BitConverter.DoubleToInt64Bits(d) & 1) != 0) return d;
+        return back < v ? Math.BitIncrement(d) : Math.BitDecrement(d);
+    }
+
+    /// <summary>The raw code of element <paramref name="i"/> of an 8-bit or 4-bit tensor (a nibble for the 4-bit types).</summary>
+    public static int GetCode(Tensor t, long i)
+    {
+        int k = (int)i;
+        return t.Type.Bits() switch
+        {
+            8 => t.Bytes[k],
+            4 => Nibble(t.Bytes, k),
+            _ => throw new KernelTypeException(t.Type),
+        };
+    }
+
+    /// <summary>Stores a raw code (for example from <see cref="MiniFloat.Encode(double, ElementType, bool)"/>) into an 8-bit or 4-bit tensor.</summary>
+    public static void SetCode(Tensor t, long i, int code)
+    {
+        int k = (int)i;
+        switch (t.Type.Bits())
+        {
+            case 8: t.Bytes[k] = (byte)code; break;
+            case 4: SetNibble(t.Bytes, k, code); break;
+            default: throw new KernelTypeException(t.Type);
         }
     }
 
