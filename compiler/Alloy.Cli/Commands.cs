@@ -20,12 +20,28 @@ public static class Commands
 
     private static Command Inspect(TextWriter stdout, TextWriter stderr)
     {
-        var model = ModelArgument();
+        var model = new Argument<string?>("MODEL") { Description = "Model file (.onnx)", Arity = ArgumentArity.ZeroOrOne };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text" };
-        var cmd = new Command("inspect", "Show opsets, op histogram, element types, parameters, inputs and outputs") { model, json };
+        var cpu = new Option<bool>("--cpu") { Description = "Show the CPU features the runtime detects and may use (ALLOY_MAX_CPU_ISA caps them)" };
+        var cmd = new Command("inspect", "Show opsets, op histogram, element types, parameters, inputs and outputs; or the CPU") { model, json, cpu };
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
-            var path = r.GetValue(model)!;
+            var path = r.GetValue(model);
+            if (r.GetValue(cpu))
+            {
+                Alloy.Runtime.Cpu.CpuFeatures features;
+                try
+                {
+                    features = Alloy.Runtime.Cpu.CpuFeatures.Detect();
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UserError(e.Message.Replace(" (Parameter 'name')", ""));
+                }
+                stdout.Write(r.GetValue(json) ? features.ToJson() + "\n" : features.ToText());
+                if (path is null) return;
+            }
+            if (path is null) throw new UserError("give a MODEL to inspect, or --cpu");
             using var m = ModelLoader.Load(path);
             var summary = ModelSummary.Of(m, path);
             stdout.Write(r.GetValue(json) ? SummaryWriter.Json(summary) : SummaryWriter.Text(summary));

@@ -162,7 +162,7 @@ public sealed class CpuFeatures
     {
         foreach (var (isa, n) in IsaTable)
             if (n.Equals(name.Trim(), StringComparison.OrdinalIgnoreCase)) return isa;
-        throw new ArgumentException($"{MaxIsaVariable}={name} is not a known ISA; accepted values: {string.Join(", ", IsaNames)}, or default (no cap)", nameof(name));
+        throw new ArgumentException($"{MaxIsaVariable}={name} is not a known ISA; accepted values: {string.Join(", ", IsaNames)}, or default (no cap)");
     }
 
     /// <summary>The oneDNN name of an ISA level.</summary>

@@ -115,16 +115,19 @@ public static class MiniFloat
         switch (f.NaN)
         {
             case NaNKind.NegativeZero when code == f.SignBit:
-                return float.NaN;
+                return QuietNaN(false);
             case NaNKind.AllOnes when magnitudeCode == f.SignBit - 1:
-                return negative ? -float.NaN : float.NaN;
+                return QuietNaN(negative);
             case NaNKind.Ieee when magnitudeCode >> f.MantissaBits == expMax:
                 if (magnitudeCode == f.InfinityCode) return negative ? float.NegativeInfinity : float.PositiveInfinity;
-                return negative ? -float.NaN : float.NaN;
+                return QuietNaN(negative);
         }
         float value = (float)f.Magnitude(magnitudeCode); // exact: at most 4 significant bits
         return negative ? -value : value;
     }
+
+    /// <summary>A quiet NaN with the given sign, spelled out in bits (float.NaN itself has the sign bit set on .NET).</summary>
+    private static float QuietNaN(bool negative) => BitConverter.UInt32BitsToSingle(negative ? 0xFFC0_0000u : 0x7FC0_0000u);
 
     /// <summary>Largest finite value of the format.</summary>
     public static float MaxFinite(ElementType type) => (float)Of(type).Max;

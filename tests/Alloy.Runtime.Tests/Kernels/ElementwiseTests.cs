@@ -386,6 +386,10 @@ public sealed class ElementwiseTests
         Assert.Equal((double)((1L << 60) + (1L << 37)), Values(fromLong)[0]);
         var bfFromLong = Run("Cast", 13, Attrs(("to", (long)ElementType.BFloat16)), I64([2], (1L << 40) + (1L << 32) + 1, -((1L << 40) + (1L << 32))));
         AssertValues([(1L << 40) + (1L << 33), -(1L << 40)], bfFromLong);
+        // u64 above 2^63: its unsigned value, rounded once (2^63 + 2^39 + 1 is just above a float midpoint).
+        using var u64 = Tensor.FromArray(ElementType.UInt64, [2], new ulong[] { (1UL << 63) + (1UL << 39) + 1, (1UL << 63) + (1UL << 55) + 1 });
+        AssertValues([Math.Pow(2, 63) + Math.Pow(2, 40), Math.Pow(2, 63) + Math.Pow(2, 55)], Run("Cast", 13, Attrs(("to", (long)ElementType.Float)), u64));
+        AssertValues([Math.Pow(2, 63), Math.Pow(2, 63) + Math.Pow(2, 56)], Run("Cast", 13, Attrs(("to", (long)ElementType.BFloat16)), u64));
     }
 
     [Fact]
@@ -417,6 +421,10 @@ public sealed class ElementwiseTests
         var e5 = Values(Run("Cast", 19, Attrs(("to", (long)ElementType.Float8E5M2), ("saturate", 0L)), large));
         Assert.Equal([double.PositiveInfinity, double.NegativeInfinity, double.PositiveInfinity, 1024], e5);
         Assert.Equal([57344, -57344, 57344, 1024], Values(Run("Cast", 19, Attrs(("to", (long)ElementType.Float8E5M2)), large)));
+        // Integers too: saturating by default, NaN / inf when not.
+        using var ints = I32([3], 1000, -1000, 20);
+        AssertValues([448, -448, 20], Run("Cast", 19, Attrs(("to", (long)ElementType.Float8E4M3FN)), ints));
+        Assert.True(Values(Run("Cast", 19, Attrs(("to", (long)ElementType.Float8E4M3FN), ("saturate", 0L)), ints)).Take(2).All(double.IsNaN));
         // f8 back to f32 is exact.
         AssertValues([448, -448, 448, 0.3125], Run("Cast", 19, Attrs(("to", (long)ElementType.Float)), sat));
     }
@@ -475,6 +483,24 @@ public sealed class ElementwiseTests
         Assert.Equal(ElementType.BFloat16, b.Type);
         AssertValues([-1, 2.5], b);
         Throws("Where", 16, null, "same element type", Bools([1], true), F32([1], 1), F64([1], 1));
+    }
+
+    [Fact]
+    public void LegacyBroadcastBeforeOpset7()
+    {
+        var a = Random(24, 51);
+        using var ta = Of(ElementType.Float, [2, 3, 4], a);
+        using var b = F32([3], 10, 20, 30);
+        // broadcast=1, axis=1: B lines up with A's dimension 1.
+        AssertRoundedOnce(a.Select((v, i) => v + new[] { 10.0, 20, 30 }[i / 4 % 3]).ToArray(),
+            Run("Add", 6, Attrs(("broadcast", 1L), ("axis", 1L)), ta, b), [2, 3, 4]);
+        // Without axis B matches the trailing dimensions.
+        using var c = F32([3, 4], Enumerable.Range(0, 12).Select(i => (float)i).ToArray());
+        AssertRoundedOnce(a.Select((v, i) => v * (i % 12)).ToArray(), Run("Mul", 6, Attrs(("broadcast", 1L)), ta, c), [2, 3, 4]);
+        Throws("Sub", 6, Attrs(("broadcast", 1L), ("axis", 2L)), "cannot be broadcast", ta, c);
+        // PRelu before opset 7: one slope per channel (axis 1).
+        AssertRoundedOnce(a.Select((v, i) => v < 0 ? v * new[] { 0.5, 0.25, 2 }[i / 4 % 3] : v).ToArray(),
+            Run("PRelu", 6, null, ta, F32([3], 0.5f, 0.25f, 2)), [2, 3, 4]);
     }
 
     [Fact]

@@ -173,6 +173,9 @@ public sealed class ReductionsTests
         Assert.Null(Create("ReduceMean", 18, Attrs(("axes", new long[] { 0 })), out var reason, x));
         Assert.Contains("input", reason);
         Throws("ReduceSum", 13, null, "int64", x, F32([1], 0));
+        // Before opset 18 the axes are an attribute; an axes input alone is unambiguous, both at once are not.
+        Throws("ReduceMean", 13, Attrs(("axes", new long[] { 0 })), "both", x, I64([1], 1));
+        AssertValues([2, 5], Run("ReduceMean", 13, Attrs(("keepdims", 0L)), x, I64([1], 1)));
     }
 
     [Fact]

@@ -137,5 +137,20 @@ internal static class ShapeTestKit
         return k;
     }
 
+    /// <summary>
+    /// <paramref name="v"/> rounded once, to nearest even, to a binary format with <paramref name="precision"/>
+    /// significand bits and smallest normal exponent <paramref name="minExponent"/> (no overflow handling).
+    /// </summary>
+    public static double RoundToFormat(double v, int precision, int minExponent)
+    {
+        if (v == 0 || !double.IsFinite(v)) return v;
+        int e = Math.Max(Math.ILogB(v), minExponent);
+        double ulp = Math.ScaleB(1.0, e - (precision - 1));
+        return Math.Round(v / ulp, MidpointRounding.ToEven) * ulp;
+    }
+
+    public static double RoundToBf16(double v) => RoundToFormat(v, 8, -126);
+    public static double RoundToF16(double v) => RoundToFormat(v, 11, -14);
+
     public static long Count(long[] shape) => shape.Aggregate(1L, (a, b) => a * b);
 }

@@ -74,6 +74,7 @@ public sealed class ShapeTests
         AssertShape([3, 1, 17], Run("Squeeze", 11, A(("axes", new long[] { 0 })), x));
         AssertShape([1, 3, 17], Run("Squeeze", 13, null, x, I64(-2)));
         AssertShape([3, 17], Run("Squeeze", 13, null, x, I64(0, 2)));
+        AssertShape([3, 17], Run("Squeeze", 13, null, x, Tensor.Create(ElementType.Int64, [0])));
         Fails("Squeeze", 13, null, x, I64(1));
 
         var v = Iota(ElementType.String, 3, 17);

@@ -60,6 +60,7 @@ public class MiniFloatTests
         Assert.True(float.IsNaN(MiniFloat.Decode(0x7F, ElementType.Float8E4M3FN)));
         Assert.True(float.IsNaN(MiniFloat.Decode(0xFF, ElementType.Float8E4M3FN)));
         Assert.True(float.IsNegative(MiniFloat.Decode(0xFF, ElementType.Float8E4M3FN)), "E4M3FN 0xFF is a negative NaN");
+        Assert.False(float.IsNegative(MiniFloat.Decode(0x7F, ElementType.Float8E4M3FN)), "E4M3FN 0x7F is a positive NaN");
         Assert.Equal(1f, MiniFloat.Decode(0x38, ElementType.Float8E4M3FN));
         Assert.Equal(MathF.Pow(2, -6), MiniFloat.Decode(0x08, ElementType.Float8E4M3FN));
         Assert.Equal(MathF.Pow(2, -9), MiniFloat.Decode(0x01, ElementType.Float8E4M3FN));
@@ -129,12 +130,13 @@ public class MiniFloatTests
         double max = SpecValue(s, maxCode);
         Assert.Equal(s.Max, max);
         double beyond = max + Math.Pow(2, Math.Floor(Math.Log2(max)) - s.M); // next value of the unbounded grid
+        if (a >= beyond) return Overflow();
         int bestCode = -1;
         double bestDistance = double.PositiveInfinity;
         bool bestEven = false;
         foreach (var (code, value) in finite.Select(c => (c, SpecValue(s, c))).Append((maxCode + 1, beyond)))
         {
-            double d = double.IsInfinity(a) ? (code == maxCode + 1 ? 0 : double.PositiveInfinity) : Math.Abs(a - value);
+            double d = Math.Abs(a - value); // exact near a (Sterbenz); far values cannot tie with the nearest
             bool even = (code & 1) == 0;
             if (d < bestDistance || (d == bestDistance && even && !bestEven))
             {
@@ -143,14 +145,16 @@ public class MiniFloatTests
                 bestEven = even;
             }
         }
-        if (bestCode == maxCode + 1)
+        if (bestCode == maxCode + 1) return Overflow();
+        if (bestCode == 0 && s.Fnuz) return 0;
+        return signBit | bestCode;
+
+        int Overflow()
         {
             if (saturate) return signBit | maxCode;
             if (s.Ieee) return signBit | 0x7C;
             return s.Fnuz ? 0x80 : signBit | 0x7F;
         }
-        if (bestCode == 0 && s.Fnuz) return 0;
-        return signBit | bestCode;
     }
 
     /// <summary>Every midpoint between neighbours, each nudged by one double and one float ulp either way, the midpoint
@@ -264,16 +268,20 @@ public class MiniFloatTests
     [Fact]
     public void NaN_stays_NaN_with_the_format_encoding()
     {
-        double negativeNaN = -double.NaN;
-        Assert.Equal(0x7F, MiniFloat.Encode(double.NaN, ElementType.Float8E4M3FN));
+        // Spelled out: .NET's double.NaN has the sign bit set (x86's default NaN), NumPy's np.nan does not.
+        double positiveNaN = BitConverter.UInt64BitsToDouble(0x7FF8_0000_0000_0000), negativeNaN = BitConverter.UInt64BitsToDouble(0xFFF8_0000_0000_0000);
+        Assert.Equal(0x7F, MiniFloat.Encode(positiveNaN, ElementType.Float8E4M3FN));
+        Assert.Equal(0x7F, MiniFloat.Encode(BitConverter.UInt32BitsToSingle(0x7F80_0001), ElementType.Float8E4M3FN)); // signalling NaN
         Assert.Equal(0xFF, MiniFloat.Encode(negativeNaN, ElementType.Float8E4M3FN));
-        Assert.Equal(0x80, MiniFloat.Encode(double.NaN, ElementType.Float8E4M3FNUZ));
+        Assert.Equal(0x80, MiniFloat.Encode(positiveNaN, ElementType.Float8E4M3FNUZ));
         Assert.Equal(0x80, MiniFloat.Encode(negativeNaN, ElementType.Float8E4M3FNUZ));
         Assert.Equal(0x80, MiniFloat.Encode(float.NaN, ElementType.Float8E5M2FNUZ, saturate: false));
         foreach (var s in Float8Specs)
             foreach (bool saturate in new[] { true, false })
                 Assert.True(float.IsNaN(MiniFloat.Decode(MiniFloat.Encode(float.NaN, s.Type, saturate), s.Type)));
         Assert.True(float.IsNegative(MiniFloat.Decode(MiniFloat.Encode(negativeNaN, ElementType.Float8E5M2), ElementType.Float8E5M2)));
+        Assert.False(float.IsNegative(MiniFloat.Decode(MiniFloat.Encode(positiveNaN, ElementType.Float8E5M2), ElementType.Float8E5M2)));
+        Assert.Equal(0x7, MiniFloat.Encode(negativeNaN, ElementType.Float4E2M1)); // E2M1 has no NaN: +6, as ONNX's reference
     }
 
     [Fact]

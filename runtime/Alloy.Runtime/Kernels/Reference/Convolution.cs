@@ -1,4 +1,3 @@
-using System.Numerics;
 using Alloy.Runtime.Numerics;
 using static Alloy.Runtime.Kernels.Reference.LinearAlgebraHelpers;
 
@@ -130,7 +129,9 @@ internal sealed class ConvKernel(SpatialAttributes attrs, long group, bool integ
                 long per = w.Length / Math.Max(m, 1);
                 for (int i = 0; i < wv.Length; i++) wv[i] -= z.Length == 1 ? z[0] : z[i / per];
             }
-            outputs[0] = ElementConvert.FromLongs(ElementType.Int32, outShape, Compute(xv, wv, null, n, c, m, cg, win));
+            // 8-bit products summed in double are exact (far below 2^53), so the double path serves here too.
+            var yv = Compute(xv.Select(v => (double)v).ToArray(), wv.Select(v => (double)v).ToArray(), null, n, c, m, cg, win);
+            outputs[0] = ElementConvert.FromLongs(ElementType.Int32, outShape, yv.Select(v => (long)v).ToArray());
         }
         else
         {
@@ -146,31 +147,34 @@ internal sealed class ConvKernel(SpatialAttributes attrs, long group, bool integ
         }
     }
 
-    /// <summary>y[n, m, o] = bias[m] + sum over (c in m's group, kernel tap) of x * w, in <typeparamref name="T"/>.</summary>
-    private T[] Compute<T>(T[] x, T[] w, T[]? bias, long n, long c, long m, long cg, SpatialWindow win) where T : INumber<T>
+    /// <summary>
+    /// y[n, m, o] = bias[m] + sum over (c in m's group, kernel tap inside the input) of x * w, in double. For each
+    /// (n, m) the sum runs over the group's input channels, and for each channel over every output position's taps.
+    /// </summary>
+    private double[] Compute(double[] x, double[] w, double[]? bias, long n, long c, long m, long cg, SpatialWindow win)
     {
-        long inSize = win.InSize, kSize = win.KernelSize, outSize = win.OutSize, mg = m / group;
-        var y = new T[n * m * outSize];
-        var taps = new List<(long Kernel, long Input)>();
-        var o = new long[win.Rank];
-        for (long of = 0; of < outSize; of++)
-        {
-            win.Taps(o, taps, out _);
-            for (long b = 0; b < n; b++)
-                for (long oc = 0; oc < m; oc++)
+        int inSize = checked((int)win.InSize), kSize = checked((int)win.KernelSize), outSize = checked((int)win.OutSize);
+        long mg = m / group;
+        var y = new double[checked(n * m * outSize)];
+        win.AllTaps(out var start, out var kOff, out var iOff);
+        for (long b = 0; b < n; b++)
+            for (long oc = 0; oc < m; oc++)
+            {
+                long g = oc / mg;
+                var yRow = y.AsSpan(checked((int)((b * m + oc) * outSize)), outSize);
+                if (bias is not null) yRow.Fill(bias[oc]);
+                for (long ic = 0; ic < cg; ic++)
                 {
-                    long g = oc / mg;
-                    T sum = T.Zero;
-                    for (long ic = 0; ic < cg; ic++)
+                    var xs = x.AsSpan(checked((int)((b * c + g * cg + ic) * inSize)), inSize);
+                    var ws = w.AsSpan(checked((int)((oc * cg + ic) * kSize)), kSize);
+                    for (int o = 0; o < outSize; o++)
                     {
-                        long xBase = (b * c + g * cg + ic) * inSize, wBase = (oc * cg + ic) * kSize;
-                        foreach (var (k, i) in taps) sum += x[xBase + i] * w[wBase + k];
+                        double sum = 0;
+                        for (int t = start[o]; t < start[o + 1]; t++) sum += xs[iOff[t]] * ws[kOff[t]];
+                        yRow[o] += sum;
                     }
-                    if (bias is not null) sum += bias[oc];
-                    y[(b * m + oc) * outSize + of] = sum;
                 }
-            Next(o, win.Out);
-        }
+            }
         return y;
     }
 }

@@ -132,6 +132,33 @@ internal sealed class SpatialWindow
         }
     }
 
+    /// <summary>
+    /// The taps of every output position (in row-major order), as compressed rows: the taps of output
+    /// <c>o</c> are entries <c>start[o] .. start[o + 1]</c> of <paramref name="kernelOffset"/> and <paramref name="inputOffset"/>.
+    /// </summary>
+    public void AllTaps(out int[] start, out int[] kernelOffset, out int[] inputOffset)
+    {
+        long outSize = OutSize;
+        start = new int[outSize + 1];
+        var ks = new List<int>();
+        var ins = new List<int>();
+        var taps = new List<(long Kernel, long Input)>();
+        var o = new long[Rank];
+        for (long of = 0; of < outSize; of++)
+        {
+            Taps(o, taps, out _);
+            foreach (var (k, i) in taps)
+            {
+                ks.Add(checked((int)k));
+                ins.Add(checked((int)i));
+            }
+            start[of + 1] = ks.Count;
+            Next(o, Out);
+        }
+        kernelOffset = [.. ks];
+        inputOffset = [.. ins];
+    }
+
     /// <summary>The spatial coordinates of flat input offset <paramref name="flat"/>.</summary>
     public long[] InputCoordinates(long flat)
     {

@@ -27,7 +27,13 @@ internal static partial class ReferenceKernels
     private static void ElementwiseBinary(KernelRegistry r, string op, ElementTypeSet accepts, Func<double, double, double>? onFloat,
         Func<long, long, ElementType, long>? onInteger, ElementType? output = null, Func<string, string, bool>? onString = null) =>
         r.Register(op, (KernelNode n, out string? reason) =>
-            RejectsType(n, 0, accepts, "A", out reason) ? null : new ElementwiseBinaryKernel(op, accepts, onFloat, onInteger, output, onString));
+            RejectsType(n, 0, accepts, "A", out reason) ? null : WithLegacyBroadcast(n, new ElementwiseBinaryKernel(op, accepts, onFloat, onInteger, output, onString)));
+
+    /// <summary>Before opset 7 the binary ops broadcast only when asked (broadcast=1), B against A from 'axis'.</summary>
+    private static IKernel WithLegacyBroadcast(KernelNode n, IKernel kernel) =>
+        OpsetBefore(n, 7) && n.Attributes.GetInt("broadcast", 0) != 0
+            ? new ElementwiseLegacyBroadcastKernel(kernel, n.OpType, n.Attributes.Has("axis") ? n.Attributes.GetInt("axis") : null)
+            : kernel;
 
     private static void RegisterElementwiseUnary(KernelRegistry r)
     {
@@ -76,7 +82,7 @@ internal static partial class ReferenceKernels
         ElementwiseBinary(r, "Mul", N, (a, b) => a * b, (a, b, _) => unchecked(a * b));
         ElementwiseBinary(r, "Div", N, (a, b) => a / b, IntegerDivide);
         r.Register("Pow", (KernelNode n, out string? reason) =>
-            RejectsType(n, 0, N, "X", out reason) || RejectsType(n, 1, N, "Y", out reason) ? null : new ElementwisePowKernel());
+            RejectsType(n, 0, N, "X", out reason) || RejectsType(n, 1, N, "Y", out reason) ? null : WithLegacyBroadcast(n, new ElementwisePowKernel()));
         r.Register("Mod", (KernelNode n, out string? reason) =>
         {
             if (RejectsType(n, 0, N, "A", out reason)) return null;
@@ -160,10 +166,15 @@ internal static partial class ReferenceKernels
             return new ElementwiseUnaryKernel("LeakyRelu", F, x => x < 0 ? alpha * x : x, null);
         });
         r.Register("PRelu", (KernelNode n, out string? reason) =>
-            RejectsType(n, 0, ElementTypeSet.Numeric, "X", out reason) ? null : new ElementwiseBinaryKernel("PRelu", ElementTypeSet.Numeric,
+        {
+            if (RejectsType(n, 0, ElementTypeSet.Numeric, "X", out reason)) return null;
+            var kernel = new ElementwiseBinaryKernel("PRelu", ElementTypeSet.Numeric,
                 (x, s) => x < 0 ? s * x : x,
                 (x, s, t) => IsSignedInteger(t) && x < 0 ? unchecked(s * x) : x,
-                unidirectional: true, nameA: "X", nameB: "slope"));
+                unidirectional: true, nameA: "X", nameB: "slope");
+            // Before opset 7 a 1-D slope holds one value per channel (axis 1), as in Caffe2 / PyTorch.
+            return OpsetBefore(n, 7) ? new ElementwisePReluChannelKernel(kernel) : kernel;
+        });
         ElementwiseUnary(r, "Sigmoid", F, ElementwiseMath.Sigmoid);
         r.Register("HardSigmoid", n =>
         {
@@ -221,7 +232,7 @@ internal static partial class ReferenceKernels
         r.Register("Clip", (KernelNode n, out string? reason) =>
         {
             if (RejectsType(n, 0, ElementTypeSet.Numeric, "input", out reason)) return null;
-            bool inputs = n.Opset >= 11;
+            bool inputs = !OpsetBefore(n, 11);
             return new ElementwiseClipKernel(inputs, n.Attributes.GetFloat("min", float.MinValue), n.Attributes.GetFloat("max", float.MaxValue));
         });
     }

@@ -45,26 +45,22 @@ internal sealed class ElementwiseCastKernel(string op, ElementType? target, bool
             for (long i = 0; i < x.Length; i++) StoreFloat(y, i, ElementConvert.GetDouble(x, i));
             return;
         }
-        // Integer or bool source.
+        // Integer or bool source: SetLong rounds once to a float target; u64 needs its unsigned value.
         bool unsigned = x.Type == ElementType.UInt64;
         for (long i = 0; i < x.Length; i++)
         {
             long v = ElementConvert.GetLong(x, i);
-            if (!to.IsFloat()) ElementConvert.SetLong(y, i, v);
-            else if (to == ElementType.Double) ElementConvert.SetDouble(y, i, unsigned ? (double)(ulong)v : v);
-            else StoreFloat(y, i, RoundToOddDouble(v, unsigned));
+            if (unsigned && to == ElementType.Double) ElementConvert.SetDouble(y, i, (double)(ulong)v);
+            else if (unsigned && to.IsFloat()) ElementConvert.SetDouble(y, i, UInt64ToDoubleRoundToOdd(v), saturate);
+            else if (!saturate && MiniFloat.IsMiniFloat(to)) ElementConvert.SetDouble(y, i, v, saturate); // exact: far inside 2^53
+            else ElementConvert.SetLong(y, i, v);
         }
     }
 
     private void StoreFloat(Tensor y, long i, double v)
     {
-        var to = y.Type;
-        if (!saturate && to is ElementType.Float8E4M3FN or ElementType.Float8E4M3FNUZ or ElementType.Float8E5M2 or ElementType.Float8E5M2FNUZ)
-            y.Bytes[(int)i] = (byte)MiniFloat.Encode(RoundToOddFloat(v), to, saturate: false);
-        else if (to is ElementType.Int4 or ElementType.UInt4)
-            ElementConvert.SetDouble(y, i, Math.Round(v, MidpointRounding.ToEven));
-        else
-            Store(y, i, v);
+        if (y.Type is ElementType.Int4 or ElementType.UInt4) v = Math.Round(v, MidpointRounding.ToEven);
+        ElementConvert.SetDouble(y, i, v, saturate);
     }
 
     private void StoreParsed(Tensor y, long i, string s)

@@ -63,6 +63,11 @@ internal static class ElementwiseHelpers
         return false;
     }
 
+    /// <summary>
+    /// Whether the node's opset is older than <paramref name="version"/>. An unknown opset (0) counts as the latest.
+    /// </summary>
+    public static bool OpsetBefore(KernelNode n, long version) => n.Opset > 0 && n.Opset < version;
+
     /// <summary>Orders integer values held in a long: u64 values are reinterpreted, so flip the sign bit to compare.</summary>
     public static long OrderKey(long v, ElementType t) => t == ElementType.UInt64 ? v ^ long.MinValue : v;
 
@@ -84,44 +89,16 @@ internal static class ElementwiseHelpers
     };
 
     /// <summary>
-    /// The float nearest <paramref name="d"/> toward zero with its last bit set when inexact ("round to odd"). Rounding
-    /// that float to any format with at least two fewer significand bits (bf16, f16, f8, f4) gives the same result as
-    /// rounding <paramref name="d"/> directly, so values computed in double are rounded exactly once.
+    /// A u64 value (held in a long) as a double, rounded to odd when inexact, so that a later narrowing to f32 / f16 /
+    /// bf16 / f8 rounds only once (ElementConvert.SetLong does this for signed values).
     /// </summary>
-    public static float RoundToOddFloat(double d)
+    public static double UInt64ToDoubleRoundToOdd(long v)
     {
-        float f = (float)d;
-        if (double.IsNaN(d) || (double)f == d || float.IsInfinity(f)) return f;
-        int bits = BitConverter.SingleToInt32Bits(f);
-        if (Math.Abs((double)f) > Math.Abs(d)) bits--; // step the magnitude back toward zero: truncation
-        return BitConverter.Int32BitsToSingle(bits | 1);
-    }
-
-    /// <summary>An integer (u64 when <paramref name="unsigned"/>) as a double, rounded to odd when inexact, so a later narrowing rounds once.</summary>
-    public static double RoundToOddDouble(long v, bool unsigned)
-    {
-        Int128 exact = unsigned ? (Int128)(ulong)v : v;
-        double d = unsigned ? (double)(ulong)v : v;
-        Int128 back = (Int128)d;
-        if (back == exact) return d;
-        long bits = BitConverter.DoubleToInt64Bits(d);
-        if (Int128.Abs(back) > Int128.Abs(exact)) bits--; // step the magnitude back toward zero: truncation
-        return BitConverter.Int64BitsToDouble(bits | 1);
-    }
-
-    /// <summary>Stores <paramref name="v"/> as element <paramref name="i"/>, rounding once to the element type.</summary>
-    public static void Store(Tensor t, long i, double v)
-    {
-        switch (t.Type)
-        {
-            case ElementType.Float16 or ElementType.BFloat16 or ElementType.Float8E4M3FN or ElementType.Float8E4M3FNUZ
-                or ElementType.Float8E5M2 or ElementType.Float8E5M2FNUZ or ElementType.Float4E2M1:
-                ElementConvert.SetDouble(t, i, RoundToOddFloat(v));
-                break;
-            default:
-                ElementConvert.SetDouble(t, i, v);
-                break;
-        }
+        ulong u = (ulong)v;
+        double d = u;
+        UInt128 back = (UInt128)d; // exact: d is an integer below 2^65
+        if (back == u || (BitConverter.DoubleToInt64Bits(d) & 1) != 0) return d;
+        return back < u ? Math.BitIncrement(d) : Math.BitDecrement(d);
     }
 
     /// <summary>Copies element <paramref name="si"/> of <paramref name="src"/> to element <paramref name="di"/> of a tensor of the same type.</summary>
@@ -138,8 +115,7 @@ internal static class ElementwiseHelpers
             int size = bits / 8;
             src.Bytes.Slice(checked((int)(si * size)), size).CopyTo(dst.Bytes.Slice(checked((int)(di * size)), size));
         }
-        else if (src.Type.IsFloat()) ElementConvert.SetDouble(dst, di, ElementConvert.GetDouble(src, si));
-        else ElementConvert.SetLong(dst, di, ElementConvert.GetLong(src, si));
+        else ElementConvert.SetCode(dst, di, ElementConvert.GetCode(src, si)); // 4-bit types: the nibble as is
     }
 
     /// <summary>An int32 / int64 tensor's elements (axes, shapes, counts).</summary>

@@ -24,7 +24,7 @@ internal sealed class ElementwiseUnaryKernel(
         }
         else if (onFloat is not null)
         {
-            for (long i = 0; i < x.Length; i++) Store(y, i, onFloat(ElementConvert.GetDouble(x, i)));
+            for (long i = 0; i < x.Length; i++) ElementConvert.SetDouble(y, i, onFloat(ElementConvert.GetDouble(x, i)));
         }
         else throw new KernelException($"{op}: input 'X' of type {x.Type.Name()} is not supported");
     }
@@ -66,7 +66,7 @@ internal sealed class ElementwiseBinaryKernel(
             if (onFloat is null) throw new KernelException($"{op}: input '{nameA}' of type {a.Type.Name()} is not supported");
             var da = ElementConvert.ToDoubles(a);
             var db = ElementConvert.ToDoubles(b);
-            for (long i = 0; i < y.Length; i++) Store(y, i, onFloat(da[ia[i]], db[ib[i]]));
+            for (long i = 0; i < y.Length; i++) ElementConvert.SetDouble(y, i, onFloat(da[ia[i]], db[ib[i]]));
         }
         else
         {
@@ -98,7 +98,7 @@ internal sealed class ElementwisePowKernel : IKernel
         {
             var dx = ElementConvert.ToDoubles(x);
             var de = ElementConvert.ToDoubles(e);
-            for (long i = 0; i < z.Length; i++) Store(z, i, Math.Pow(dx[ix[i]], de[ie[i]]));
+            for (long i = 0; i < z.Length; i++) ElementConvert.SetDouble(z, i, Math.Pow(dx[ix[i]], de[ie[i]]));
             return;
         }
         var lx = ElementConvert.ToLongs(x);
@@ -162,7 +162,7 @@ internal sealed class ElementwiseVariadicKernel(string op, ElementTypeSet accept
                         _ => acc + v,
                     };
                 }
-                Store(y, i, op == "Mean" ? acc / xs.Length : acc);
+                ElementConvert.SetDouble(y, i, op == "Mean" ? acc / xs.Length : acc);
             }
             return;
         }
@@ -180,7 +180,7 @@ internal sealed class ElementwiseVariadicKernel(string op, ElementTypeSet accept
                     _ => unchecked(acc + v),
                 };
             }
-            if (op == "Mean") Store(y, i, (type == ElementType.UInt64 ? (double)(ulong)acc : acc) / xs.Length);
+            if (op == "Mean") ElementConvert.SetDouble(y, i, (type == ElementType.UInt64 ? (double)(ulong)acc : acc) / xs.Length);
             else ElementConvert.SetLong(y, i, acc);
         }
     }
@@ -239,7 +239,7 @@ internal sealed class ElementwiseClipKernel(bool boundsAsInputs, float minAttrib
         {
             double min = boundsAsInputs ? (lo is null ? double.NegativeInfinity : ElementConvert.GetDouble(lo, 0)) : minAttribute;
             double max = boundsAsInputs ? (hi is null ? double.PositiveInfinity : ElementConvert.GetDouble(hi, 0)) : maxAttribute;
-            for (long i = 0; i < x.Length; i++) Store(y, i, Math.Min(Math.Max(ElementConvert.GetDouble(x, i), min), max));
+            for (long i = 0; i < x.Length; i++) ElementConvert.SetDouble(y, i, Math.Min(Math.Max(ElementConvert.GetDouble(x, i), min), max));
             return;
         }
         if (!boundsAsInputs) throw new KernelException($"Clip: integer input ({x.Type.Name()}) needs opset 12 or later");
@@ -254,5 +254,62 @@ internal sealed class ElementwiseClipKernel(bool boundsAsInputs, float minAttrib
             if (OrderKey(v, type) > OrderKey(hiValue, type)) v = hiValue;
             ElementConvert.SetLong(y, i, v);
         }
+    }
+}
+
+/// <summary>
+/// Broadcasting before opset 7: with broadcast=1, B's shape matches a contiguous run of A's dimensions starting at
+/// <paramref name="axis"/> (by default the trailing ones) and B is repeated over the rest; a single-element B is a
+/// scalar. B is viewed with A's rank (ones elsewhere) and handed to the numpy-broadcasting kernel.
+/// </summary>
+internal sealed class ElementwiseLegacyBroadcastKernel(IKernel inner, string op, long? axis) : IKernel
+{
+    public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var a = Required(inputs, 0, op, "A");
+        var b = Required(inputs, 1, op, "B");
+        if (b.Length == 1 && a.Rank >= b.Rank)
+        {
+            inner.Run(context, inputs, outputs);
+            return;
+        }
+        long start = axis is { } ax ? (ax < 0 ? ax + a.Rank : ax) : a.Rank - b.Rank;
+        if (start < 0 || start + b.Rank > a.Rank)
+            throw new KernelException($"{op}: B of shape {b.ShapeText} cannot be broadcast to A of shape {a.ShapeText} at axis {axis ?? start}");
+        var shape = new long[a.Rank];
+        Array.Fill(shape, 1L);
+        for (int i = 0; i < b.Rank; i++)
+        {
+            long d = b.Shape[i], target = a.Shape[start + i];
+            if (d != target && d != 1)
+                throw new KernelException($"{op}: B of shape {b.ShapeText} does not match A of shape {a.ShapeText} at axis {start + i}");
+            shape[start + i] = d;
+        }
+        using var view = ElementConvert.Clone(b, shape);
+        var args = inputs.ToArray();
+        args[1] = view;
+        inner.Run(context, args, outputs);
+    }
+}
+
+/// <summary>PRelu before opset 7: a 1-D slope with one value per channel applies along axis 1 of X.</summary>
+internal sealed class ElementwisePReluChannelKernel(IKernel inner) : IKernel
+{
+    public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var x = Required(inputs, 0, "PRelu", "X");
+        var slope = Required(inputs, 1, "PRelu", "slope");
+        if (slope.Rank != 1 || slope.Length == 1 || x.Rank < 2 || slope.Shape[0] != x.Shape[1])
+        {
+            inner.Run(context, inputs, outputs);
+            return;
+        }
+        var shape = new long[x.Rank - 1];
+        Array.Fill(shape, 1L);
+        shape[0] = slope.Shape[0];
+        using var view = ElementConvert.Clone(slope, shape);
+        var args = inputs.ToArray();
+        args[1] = view;
+        inner.Run(context, args, outputs);
     }
 }

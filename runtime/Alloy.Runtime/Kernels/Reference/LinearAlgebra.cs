@@ -73,20 +73,47 @@ internal sealed class MatMulShape
         return s;
     }
 
-    /// <summary>y[batch, m, n] = sum_k a[batch, m, k] * b[batch, k, n] over row-major flat arrays.</summary>
+    /// <summary>
+    /// y[batch, m, n] = sum_k a[batch, m, k] * b[batch, k, n] over row-major flat arrays (k ascending for every
+    /// output; the loops run m, k, n so that B is read row by row).
+    /// </summary>
     public T[] Multiply<T>(T[] a, T[] b) where T : System.Numerics.INumber<T>
     {
-        var y = new T[Batch * M * N];
+        int m = checked((int)M), k = checked((int)K), n = checked((int)N);
+        var y = new T[checked(Batch * M * N)];
+        Array.Fill(y, T.Zero);
         for (long p = 0; p < Batch; p++)
         {
-            long aBase = ABatch[p] * M * K, bBase = BBatch[p] * K * N, yBase = p * M * N;
-            for (long m = 0; m < M; m++)
-                for (long n = 0; n < N; n++)
+            int aBase = checked((int)(ABatch[p] * M * K)), bBase = checked((int)(BBatch[p] * K * N)), yBase = checked((int)(p * M * N));
+            for (int i = 0; i < m; i++)
+                for (int q = 0; q < k; q++)
                 {
-                    T sum = T.Zero;
-                    for (long k = 0; k < K; k++) sum += a[aBase + m * K + k] * b[bBase + k * N + n];
-                    y[yBase + m * N + n] = sum;
+                    T av = a[aBase + i * k + q];
+                    int bRow = bBase + q * n, yRow = yBase + i * n;
+                    for (int j = 0; j < n; j++) y[yRow + j] += av * b[bRow + j];
                 }
+        }
+        return y;
+    }
+
+    /// <summary>The double instance of <see cref="Multiply{T}"/>, spelled out (the generic one is slow unoptimised).</summary>
+    public double[] Multiply(double[] a, double[] b)
+    {
+        int m = checked((int)M), k = checked((int)K), n = checked((int)N);
+        var y = new double[checked(Batch * M * N)];
+        for (long p = 0; p < Batch; p++)
+        {
+            int aBase = checked((int)(ABatch[p] * M * K)), bBase = checked((int)(BBatch[p] * K * N)), yBase = checked((int)(p * M * N));
+            for (int i = 0; i < m; i++)
+            {
+                var yRow = y.AsSpan(yBase + i * n, n);
+                for (int q = 0; q < k; q++)
+                {
+                    double av = a[aBase + i * k + q];
+                    var bRow = b.AsSpan(bBase + q * n, n);
+                    for (int j = 0; j < n; j++) yRow[j] += av * bRow[j];
+                }
+            }
         }
         return y;
     }

@@ -123,27 +123,50 @@ internal static class MiscOps
         });
     }
 
-    /// <summary>Inference dropout: the output is the input, the mask all true (all ones before opset 10).</summary>
+    /// <summary>
+    /// Dropout. Inference (the default): the output is the input and the mask all true (all ones before opset
+    /// 10). Training mode (opset 12+, training_mode input true): elements are kept where a uniform draw in [0, 1)
+    /// is at least the ratio and scaled by 1 / (1 - ratio), the mask marking the kept ones; the draws come from
+    /// numpy's legacy MT19937 seeded with the 'seed' attribute (0 when absent), as in the ONNX reference.
+    /// </summary>
     public static IKernel? Dropout(KernelNode n, out string? reason)
     {
         reason = null;
         long opset = n.Opset;
         float ratioAttr = n.Attributes.GetFloat("ratio", 0.5f);
+        long seed = n.Attributes.GetInt("seed", 0);
+        if (seed < 0 || seed > uint.MaxValue)
+        {
+            reason = $"Dropout seed {seed} is outside [0, 2^32-1]";
+            return null;
+        }
         return new MovementKernel((inputs, outputs) =>
         {
             var x = In(inputs, 0, "data");
-            if (opset >= 12 && Opt(inputs, 2) is { } training && ScalarDouble(training, "training_mode") != 0)
+            bool training = opset >= 12 && Opt(inputs, 2) is { } t && ScalarDouble(t, "training_mode") != 0;
+            double ratio = opset >= 12 ? (Opt(inputs, 1) is { } r ? ScalarDouble(r, "ratio") : 0.5) : ratioAttr;
+            var mask = outputs.Length > 1 ? Tensor.Create(opset >= 10 ? ElementType.Bool : x.Type, x.Shape) : null;
+            if (!training || ratio == 0)
             {
-                double ratio = Opt(inputs, 1) is { } r ? ScalarDouble(r, "ratio") : ratioAttr;
-                if (ratio != 0) throw new KernelException($"training_mode with ratio {ratio} is not supported (random dropout)");
+                outputs[0] = ElementConvert.Clone(x);
+                if (mask is not null) for (long i = 0; i < mask.Length; i++) ElementConvert.SetLong(mask, i, 1);
             }
-            outputs[0] = ElementConvert.Clone(x);
-            if (outputs.Length > 1)
+            else
             {
-                var mask = Tensor.Create(opset >= 10 ? ElementType.Bool : x.Type, x.Shape);
-                for (long i = 0; i < mask.Length; i++) ElementConvert.SetLong(mask, i, 1);
-                outputs[1] = mask;
+                if (!x.Type.IsFloat()) throw new KernelException($"training dropout needs a float input, got {x.Type.Name()}");
+                if (!(ratio >= 0 && ratio < 1)) throw new KernelException($"ratio {ratio} must be in [0, 1)");
+                var rng = new NumpyMt19937((uint)seed);
+                double scale = 1 / (1 - ratio);
+                var y = Tensor.Create(x.Type, x.Shape);
+                for (long i = 0; i < x.Length; i++)
+                {
+                    bool keep = rng.NextDouble() >= ratio;
+                    ElementConvert.SetDouble(y, i, keep ? ElementConvert.GetDouble(x, i) * scale : 0);
+                    if (mask is not null) ElementConvert.SetLong(mask, i, keep ? 1 : 0);
+                }
+                outputs[0] = y;
             }
+            if (mask is not null) outputs[1] = mask;
         });
     }
 }

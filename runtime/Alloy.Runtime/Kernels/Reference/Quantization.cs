@@ -19,7 +19,11 @@ internal static partial class ReferenceKernels
         r.Register("QuantizeLinear", QuantizationOps.QuantizeLinear);
         r.Register("DequantizeLinear", QuantizationOps.DequantizeLinear);
         r.Register("DynamicQuantizeLinear", _ => QuantizationOps.DynamicQuantizeLinear());
-        r.Register("QLinearMatMul", _ => QuantizationOps.QLinearMatMul());
+        r.Register("QLinearMatMul", (KernelNode n, out string? reason) =>
+        {
+            reason = QuantizationOps.CheckInteger8Inputs(n, 0, 3);
+            return reason is null ? QuantizationOps.QLinearMatMul() : null;
+        });
         r.Register("QLinearConv", QuantizationOps.QLinearConv);
     }
 }
@@ -211,6 +215,15 @@ internal static class QuantizationOps
         if (outputs.Length > 2) outputs[2] = Tensor.FromArray(ElementType.UInt8, [], [(byte)zp]);
     });
 
+    /// <summary>Why the node cannot run when an operand known before running is not int8/uint8 (float8 variants).</summary>
+    public static string? CheckInteger8Inputs(KernelNode n, params int[] operands)
+    {
+        foreach (var i in operands)
+            if (i < n.InputTypes.Count && n.InputTypes[i] is { } t && t is not (ElementType.Int8 or ElementType.UInt8))
+                return $"{n.OpType} supports int8/uint8 operands, input {i} is {t.Name()}";
+        return null;
+    }
+
     private static void CheckInteger8(ElementType t, string name)
     {
         if (t is not (ElementType.Int8 or ElementType.UInt8))
@@ -280,7 +293,8 @@ internal static class QuantizationOps
 
     public static IKernel? QLinearConv(KernelNode n, out string? reason)
     {
-        reason = null;
+        reason = CheckInteger8Inputs(n, 0, 3);
+        if (reason is not null) return null;
         var attrs = n.Attributes;
         string autoPad = attrs.GetString("auto_pad", "NOTSET");
         if (autoPad is not ("NOTSET" or "SAME_UPPER" or "SAME_LOWER" or "VALID"))

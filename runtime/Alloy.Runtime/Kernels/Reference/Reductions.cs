@@ -36,7 +36,7 @@ internal static partial class ReferenceKernels
             {
                 if (RejectsType(n, 0, ElementTypeSet.Float, "input", out reason)) return null;
                 // Opset 13 changed the semantics: one axis (default -1) instead of coercing to 2D at axis (default 1).
-                bool coerceTo2D = n.Opset < 13;
+                bool coerceTo2D = OpsetBefore(n, 13);
                 return new SoftmaxKernel(op, kind, n.Attributes.GetInt("axis", coerceTo2D ? 1 : -1), coerceTo2D);
             });
 
@@ -50,7 +50,7 @@ internal static partial class ReferenceKernels
         {
             if (RejectsType(n, 0, ReduceKernel.Accepts(kind), "data", out reason)) return null;
             var a = n.Attributes;
-            bool axesFromInput = n.Opset >= axesInputFromOpset;
+            bool axesFromInput = !OpsetBefore(n, axesInputFromOpset);
             if (axesFromInput && a.Has("axes"))
             {
                 reason = $"{op}: from opset {axesInputFromOpset} the axes are an input, not an attribute";

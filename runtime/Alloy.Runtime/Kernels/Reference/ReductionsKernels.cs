@@ -22,7 +22,11 @@ internal sealed class ReduceKernel(string op, ReduceOp kind, bool axesFromInput,
     {
         var x = Required(inputs, 0, op, "data");
         CheckType(x, Accepts(kind), op, "data");
-        var axes = axesFromInput ? (Optional(inputs, 1) is { } a ? ReadInts(a, op, "axes") : null) : axesAttribute;
+        var axesInput = Optional(inputs, 1);
+        if (!axesFromInput && axesInput is not null && axesAttribute is not null)
+            throw new KernelException($"{op}: axes given both as the 'axes' attribute and as an input");
+        // Before the opset that made axes an input, an axes input without the attribute is still unambiguous.
+        var axes = axesInput is not null ? ReadInts(axesInput, op, "axes") : axesFromInput ? null : axesAttribute;
         var reduced = ReductionsHelpers.ReducedAxes(op, x.Rank, axes, noopWithEmptyAxes);
         var (outputIndex, keptShape) = ReductionsHelpers.OutputIndex(x.Shape, reduced);
         long outCount = Product(keptShape);
@@ -83,7 +87,7 @@ internal sealed class ReduceKernel(string op, ReduceOp kind, bool axesFromInput,
                 ReduceOp.LogSumExp => shift![o] + Math.Log(acc[o]),
                 _ => acc[o],
             };
-            Store(y, o, r);
+            ElementConvert.SetDouble(y, o, r);
         }
     }
 

@@ -36,7 +36,7 @@ internal sealed class SoftmaxKernel(string op, SoftmaxOp kind, long axis, bool c
                     long best = 0;
                     for (long j = 1; j < n; j++)
                         if (ReductionsHelpers.Better(v[start + j * inner], v[start + best * inner], max: true, selectLast: false)) best = j;
-                    for (long j = 0; j < n; j++) Store(y, start + j * inner, j == best ? 1 : 0);
+                    for (long j = 0; j < n; j++) ElementConvert.SetDouble(y, start + j * inner, j == best ? 1 : 0);
                     continue;
                 }
                 double m = double.NegativeInfinity;
@@ -47,7 +47,7 @@ internal sealed class SoftmaxKernel(string op, SoftmaxOp kind, long axis, bool c
                 for (long j = 0; j < n; j++)
                 {
                     double shifted = v[start + j * inner] - m;
-                    Store(y, start + j * inner, kind == SoftmaxOp.Softmax ? Math.Exp(shifted) / sum : shifted - logSum);
+                    ElementConvert.SetDouble(y, start + j * inner, kind == SoftmaxOp.Softmax ? Math.Exp(shifted) / sum : shifted - logSum);
                 }
             }
     }
@@ -83,8 +83,8 @@ internal sealed class CumSumKernel(bool exclusive, bool reverse) : IKernel
                     long i = o * n * inner + j * inner + k;
                     if (isFloat)
                     {
-                        if (exclusive) { Store(y, i, dsum); dsum += dv![i]; }
-                        else { dsum += dv![i]; Store(y, i, dsum); }
+                        if (exclusive) { ElementConvert.SetDouble(y, i, dsum); dsum += dv![i]; }
+                        else { dsum += dv![i]; ElementConvert.SetDouble(y, i, dsum); }
                     }
                     else
                     {

@@ -19,6 +19,10 @@ internal static partial class ReferenceKernels
         RegisterQuantization(r);
         RegisterControlFlow(r);
         RegisterMisc(r);
+        RegisterLoss(r);
+        RegisterSignal(r);
+        RegisterVision(r);
+        RegisterText(r);
     }
 
     static partial void RegisterElementwise(KernelRegistry r);
@@ -32,4 +36,8 @@ internal static partial class ReferenceKernels
     static partial void RegisterQuantization(KernelRegistry r);
     static partial void RegisterControlFlow(KernelRegistry r);
     static partial void RegisterMisc(KernelRegistry r);
+    static partial void RegisterLoss(KernelRegistry r);
+    static partial void RegisterSignal(KernelRegistry r);
+    static partial void RegisterVision(KernelRegistry r);
+    static partial void RegisterText(KernelRegistry r);
 }

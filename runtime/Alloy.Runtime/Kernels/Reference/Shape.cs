@@ -127,6 +127,7 @@ internal static class ShapeOps
         {
             var x = In(inputs, 0, "data");
             long[]? axesValues = fromInput ? (Opt(inputs, 1) is { } t ? Ints1D(t, "axes") : null) : attr;
+            if (axesValues is { Length: 0 }) axesValues = null; // an empty list squeezes every 1, like an absent one
             var drop = new bool[x.Rank];
             if (axesValues is null)
                 for (int i = 0; i < x.Rank; i++) drop[i] = x.Shape[i] == 1;

@@ -302,11 +302,9 @@ internal sealed class ResizeKernel : IKernel
         {
             double sum = 0;
             for (int t = 0; t < n; t++)
-            {
-                if (idx[t] < 0 || idx[t] >= inSize) coeffs[t] = 0;
-                sum += coeffs[t];
-            }
-            for (int t = 0; t < n; t++) coeffs[t] /= sum;
+                if (idx[t] >= 0 && idx[t] < inSize) sum += coeffs[t];
+            if (sum != 0) // every weight outside (nearest picking a padded position): keep the edge value
+                for (int t = 0; t < n; t++) coeffs[t] = idx[t] < 0 || idx[t] >= inSize ? 0 : coeffs[t] / sum;
         }
         var result = new List<Term>(n);
         for (int t = 0; t < n; t++)

@@ -1,0 +1,154 @@
+namespace Alloy.Runtime.Kernels.Managed;
+
+/// <summary>
+/// Single-precision GEMM, <c>C[M,N] = epilogue(A[M,K] · B[K,N])</c>, BLIS-style: the N dimension in chunks of
+/// <see cref="NC"/> columns, K in blocks of <see cref="KC"/>; per block, A and B are packed (widened to float32)
+/// into micro-panels of MR rows / NR columns, and the M×N block is cut into tiles of <see cref="MC"/> rows ×
+/// <see cref="NT"/> columns that run in parallel (at most <c>threads</c> at a time). Inside a tile the register
+/// micro-kernel walks the B micro-panels (kept in L1) over the A micro-panels (kept in L2). Partial edge tiles go
+/// through a zero-padded scratch tile, so any M, N, K works.
+/// <para>Numerics: each C element is the float32 sum of its K products in ascending k, one fused multiply-add per
+/// product (the K blocks continue from the stored partial sums), then the epilogue in float32.</para>
+/// </summary>
+internal static unsafe class Sgemm
+{
+    /// <summary>K block (rows of the packed B panel).</summary>
+    public const int KC = 256;
+    /// <summary>Rows per parallel tile (a multiple of every MR).</summary>
+    public const int MC = 96;
+    /// <summary>Columns per parallel tile (a multiple of every NR).</summary>
+    public const int NT = 256;
+    /// <summary>Columns packed at once.</summary>
+    public const int NC = 4096;
+
+    /// <summary>Below this many multiply-adds per K block the work runs on the calling thread.</summary>
+    private const long ParallelThreshold = 1 << 17;
+
+    public static (int MR, int NR) Registers(ManagedIsa isa) => isa switch
+    {
+        ManagedIsa.Vector512 => (SgemmMicroKernels.MR512, SgemmMicroKernels.NR512),
+        ManagedIsa.Vector256 => (SgemmMicroKernels.MR256, SgemmMicroKernels.NR256),
+        _ => (SgemmMicroKernels.MRScalar, SgemmMicroKernels.NRScalar),
+    };
+
+    /// <summary>
+    /// C (float32, row stride <paramref name="ldc"/>) = epilogue(A · B) with A an M×K strided matrix and B any
+    /// K×N panel source.
+    /// </summary>
+    public static void Multiply<TB>(ManagedIsa isa, int threads, long m, long n, long k, StridedMatrix a, TB b, float* c, long ldc, Epilogue e)
+        where TB : struct, IPanelSource
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0)
+        {
+            for (long i = 0; i < m; i++) new Span<float>(c + i * ldc, checked((int)n)).Clear();
+            ApplyEpilogue(e, c, ldc, 0, 0, m, n);
+            return;
+        }
+        var (mr, nr) = Registers(isa);
+        var aT = a.Transposed;
+        int kcMax = (int)Math.Min(k, KC);
+        long ncMax = Math.Min(n, NC);
+        long panelsA = (m + mr - 1) / mr, panelsBMax = (ncMax + nr - 1) / nr;
+        var blockA = ScratchPool.Rent(panelsA * mr * kcMax * sizeof(float));
+        var blockB = ScratchPool.Rent(panelsBMax * nr * kcMax * sizeof(float));
+        float* packA = (float*)blockA.Pointer, packB = (float*)blockB.Pointer;
+        try
+        {
+            for (long jc = 0; jc < n; jc += NC)
+            {
+                long ncur = Math.Min(NC, n - jc);
+                long panelsB = (ncur + nr - 1) / nr;
+                for (long pc = 0; pc < k; pc += KC)
+                {
+                    int kc = (int)Math.Min(KC, k - pc);
+                    bool load = pc > 0, last = pc + kc == k;
+                    int workers = m * ncur * kc < ParallelThreshold ? 1 : threads;
+
+                    // Pack this K block of B (the column chunk) and of A (all rows).
+                    long jcCopy = jc, pcCopy = pc;
+                    var bCopy = b;
+                    ParallelFor(workers, panelsB + panelsA, p =>
+                    {
+                        if (p < panelsB)
+                        {
+                            long j0 = p * nr;
+                            bCopy.Pack(pcCopy, kc, jcCopy + j0, (int)Math.Min(nr, ncur - j0), nr, packB + p * nr * kc);
+                        }
+                        else
+                        {
+                            long q = p - panelsB, i0 = q * mr;
+                            aT.Pack(pcCopy, kc, i0, (int)Math.Min(mr, m - i0), mr, packA + q * mr * kc);
+                        }
+                    });
+
+                    long tilesM = (m + MC - 1) / MC, tilesN = (ncur + NT - 1) / NT;
+                    ParallelFor(workers, tilesM * tilesN, t =>
+                    {
+                        long ti = t / tilesN, tj = t - ti * tilesN;
+                        long iEnd = Math.Min(m, (ti + 1) * MC), jEnd = Math.Min(ncur, (tj + 1) * NT);
+                        for (long i = ti * MC; i < iEnd; i += mr)
+                        {
+                            float* ap = packA + i / mr * mr * kc;
+                            int mw = (int)Math.Min(mr, iEnd - i);
+                            for (long j = tj * NT; j < jEnd; j += nr)
+                            {
+                                float* bp = packB + j / nr * nr * kc;
+                                int nw = (int)Math.Min(nr, jEnd - j);
+                                float* ct = c + i * ldc + jcCopy + j;
+                                if (mw == mr && nw == nr) Micro(isa, kc, ap, bp, ct, ldc, load);
+                                else EdgeTile(isa, kc, ap, bp, ct, ldc, load, mw, nw, mr, nr);
+                                if (last) e.Apply(ct, ldc, i, jcCopy + j, mw, nw);
+                            }
+                        }
+                    });
+                }
+            }
+        }
+        finally
+        {
+            ScratchPool.Return(blockA);
+            ScratchPool.Return(blockB);
+        }
+    }
+
+    private static void Micro(ManagedIsa isa, int kc, float* a, float* b, float* c, long ldc, bool load)
+    {
+        switch (isa)
+        {
+            case ManagedIsa.Vector512: SgemmMicroKernels.Kernel512(kc, a, b, c, ldc, load); break;
+            case ManagedIsa.Vector256: SgemmMicroKernels.Kernel256(kc, a, b, c, ldc, load); break;
+            default: SgemmMicroKernels.KernelScalar(kc, a, b, c, ldc, load); break;
+        }
+    }
+
+    /// <summary>A partial tile: computed in a full-size scratch tile, the valid part copied out.</summary>
+    private static void EdgeTile(ManagedIsa isa, int kc, float* a, float* b, float* c, long ldc, bool load, int rows, int cols, int mr, int nr)
+    {
+        float* tile = stackalloc float[mr * nr];
+        if (load)
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < cols; j++) tile[r * nr + j] = c[r * ldc + j];
+        Micro(isa, kc, a, b, tile, nr, load);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) c[r * ldc + j] = tile[r * nr + j];
+    }
+
+    private static void ApplyEpilogue(Epilogue e, float* c, long ldc, long i0, long j0, long rows, long cols)
+    {
+        for (long i = 0; i < rows; i++)
+            for (long j = 0; j < cols; j += int.MaxValue)
+                e.Apply(c + i * ldc + j, ldc, i0 + i, j0 + j, 1, (int)Math.Min(int.MaxValue, cols - j));
+    }
+
+    /// <summary>Runs <paramref name="body"/> for 0..count-1, on up to <paramref name="threads"/> threads.</summary>
+    public static void ParallelFor(int threads, long count, Action<long> body)
+    {
+        if (threads <= 1 || count <= 1)
+        {
+            for (long i = 0; i < count; i++) body(i);
+            return;
+        }
+        Parallel.For(0L, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+    }
+}
