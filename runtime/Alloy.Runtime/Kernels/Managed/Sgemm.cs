@@ -4,9 +4,10 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// Single-precision GEMM, <c>C[M,N] = epilogue(A[M,K] · B[K,N])</c>, BLIS-style: the N dimension in chunks of
 /// <see cref="NC"/> columns, K in blocks of <see cref="KC"/>; per block, A and B are packed (widened to float32)
 /// into micro-panels of MR rows / NR columns, and the M×N block is cut into tiles of <see cref="MC"/> rows ×
-/// <see cref="NT"/> columns that run in parallel (at most <c>threads</c> at a time). Inside a tile the register
-/// micro-kernel walks the B micro-panels (kept in L1) over the A micro-panels (kept in L2). Partial edge tiles go
-/// through a zero-padded scratch tile, so any M, N, K works.
+/// <see cref="NT"/> columns that run in parallel (at most <c>threads</c> at a time). Inside a tile each A
+/// micro-panel (MR×KC, kept in L1) meets the tile's B micro-panels (KC×NT, kept in L2) in the register micro-kernel.
+/// Partial edge tiles go through a zero-padded scratch tile, so any M, N, K works. Pack buffers come from
+/// <see cref="ScratchPool"/>.
 /// <para>Numerics: each C element is the float32 sum of its K products in ascending k, one fused multiply-add per
 /// product (the K blocks continue from the stored partial sums), then the epilogue in float32.</para>
 /// </summary>
