@@ -65,6 +65,10 @@ public sealed class PlanCompiler(KernelRegistry registry)
             constants.Add((Slot(v), v.SparseConstant is { } sc ? ConstantTensors.ToDense(sc) : ConstantTensors.ToTensor(v.Constant!)));
         }
 
+        var known = new Dictionary<int, Tensor>();
+        foreach (var (slot, value) in constants) known[slot] = value;
+        int folded = 0;
+
         var nodes = g.Nodes.ToList();
         var lastUse = new Dictionary<int, int>();
         var steps = new List<(KernelNode Node, IKernel? Kernel, int[] In, int[] Out)>();
@@ -87,18 +91,81 @@ public sealed class PlanCompiler(KernelRegistry registry)
                 _unsupported.Add(new UnsupportedNode(g.Name, n.Name.Length > 0 ? $"'{n.Name}'" : $"producing '{n.Outputs.FirstOrDefault()?.Name}'",
                     (n.IsDefaultDomain ? "" : n.Domain + "::") + n.OpType, node.Opset,
                     "(" + string.Join(", ", node.InputTypes.Select(t => t?.Name() ?? "?")) + ")", reason ?? "unsupported"));
+            else if (TryFold(n, kernel, operandSlots, outSlots, known))
+            {
+                foreach (var s in outSlots) if (s >= 0) constants.Add((s, known[s]));
+                folded++;
+                continue;
+            }
             steps.Add((node, kernel, [.. operandSlots], outSlots));
         }
         var outputs = g.Outputs.Select(v => (Slot(v), v.Name)).ToList();
         foreach (var (s, _) in outputs) lastUse[s] = int.MaxValue;
 
+        // Last uses were counted per node index; folded nodes run no step, so recount over the steps kept.
+        lastUse.Clear();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            foreach (var s in steps[i].In) if (s >= 0) lastUse[s] = i;
+            foreach (var s in steps[i].Out) if (s >= 0) lastUse.TryAdd(s, i);
+        }
+        foreach (var (s, _) in outputs) lastUse[s] = int.MaxValue;
         var planSteps = new List<PlanStep>();
         for (int i = 0; i < steps.Count; i++)
         {
             var release = lastUse.Where(kv => kv.Value == i).Select(kv => kv.Key).ToArray();
             planSteps.Add(new PlanStep(steps[i].Node, steps[i].Kernel!, steps[i].In, steps[i].Out, release));
         }
-        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs);
+        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs) { FoldedNodes = folded };
+    }
+
+    /// <summary>Ops whose result is not a function of their inputs: never folded.</summary>
+    private static readonly HashSet<string> Nondeterministic =
+        ["RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli", "Multinomial", "Dropout"];
+
+    /// <summary>Largest input, in elements, a node may have to be evaluated while compiling.</summary>
+    private const long FoldLimit = 1 << 20;
+
+    /// <summary>
+    /// Evaluates a node whose operands are all known constants (shape computations, Constant nodes, constant
+    /// arithmetic) once, now; and Shape / Size of a value whose shape is fully static. Results become constants.
+    /// </summary>
+    private bool TryFold(Node n, IKernel kernel, List<int> operandSlots, int[] outSlots, Dictionary<int, Tensor> known)
+    {
+        if (!n.IsDefaultDomain || Nondeterministic.Contains(n.OpType) || n.Subgraphs.Any()) return false;
+        if (n.OpType is "Shape" or "Size" && n.Inputs.Count == 1 && n.Inputs[0]?.Type is TensorType { Shape: { IsFullyKnown: true } shape }
+            && n.FindAttribute("start") is null && n.FindAttribute("end") is null && outSlots[0] >= 0)
+        {
+            var dims = shape.Dims.Select(d => d.Size!.Value).ToArray();
+            known[outSlots[0]] = n.OpType == "Shape"
+                ? Tensor.FromArray(ElementType.Int64, [dims.Length], dims)
+                : Tensor.FromArray(ElementType.Int64, [], [dims.Aggregate(1L, (a, b) => a * b)]);
+            return true;
+        }
+        var args = new Tensor?[operandSlots.Count];
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (operandSlots[i] < 0) continue;
+            if (!known.TryGetValue(operandSlots[i], out var t) || t.Length > FoldLimit) return false;
+            args[i] = t;
+        }
+        var results = new Tensor?[outSlots.Length];
+        try
+        {
+            kernel.Run(new KernelContext(new PlanExecutor(1), 1), args, results);
+        }
+        catch (Exception e) when (e is KernelException or ArgumentException or InvalidOperationException)
+        {
+            // Leave it to run time, where the error will name the node and the inputs it got.
+            foreach (var r in results) r?.Dispose();
+            return false;
+        }
+        for (int i = 0; i < outSlots.Length; i++)
+        {
+            if (outSlots[i] >= 0 && results[i] is { } r) known[outSlots[i]] = r;
+            else results[i]?.Dispose();
+        }
+        return outSlots.All(s => s < 0 || known.ContainsKey(s));
     }
 
     private AttributeMap Attributes(Node n)

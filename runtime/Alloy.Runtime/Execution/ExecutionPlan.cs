@@ -32,4 +32,7 @@ public sealed class ExecutionPlan(
     public IReadOnlyList<(int Slot, Tensor Value)> Constants { get; } = constants;
     public IReadOnlyList<PlanStep> Steps { get; } = steps;
     public IReadOnlyList<(int Slot, string Name)> Outputs { get; } = outputs;
+
+    /// <summary>Nodes the backend evaluated while compiling (constant inputs, static shapes) instead of running.</summary>
+    public int FoldedNodes { get; init; }
 }
