@@ -7,8 +7,9 @@ namespace Alloy.Golden.Tests;
 /// <summary>
 /// One golden case: <c>golden/&lt;suite&gt;/&lt;case&gt;.ir</c> starts with <c>// RUN: &lt;what&gt;</c>; running it yields
 /// IR text compared with <c>&lt;case&gt;.expected.ir</c>.
-/// RUN forms: <c>import corpus:&lt;path&gt;</c> (print the IR of a corpus ONNX model) and <c>print</c> (parse the IR
-/// below the RUN line and print it).
+/// RUN forms: <c>import corpus:&lt;path&gt;</c> (print the IR of a corpus ONNX model), <c>print</c> (parse the IR
+/// below the RUN line and print it), and a pipeline string such as <c>infer-shapes,fold-casts</c> (parse the IR
+/// below the RUN line, run the pipeline with verification after every pass, print the result).
 /// </summary>
 public sealed record GoldenCase(string Suite, string Name, string CasePath)
 {
@@ -41,7 +42,9 @@ public sealed record GoldenCase(string Suite, string Name, string CasePath)
         }
         if (run == "print")
             return IrPrinter.Print(IrParser.ParseModel(body));
-        throw new InvalidOperationException($"{CasePath}: unknown RUN '{run}'");
+        var parsed = IrParser.ParseModel(body);
+        Alloy.Passes.StandardPasses.CreateRegistry().Build(run).Run(parsed);
+        return IrPrinter.Print(parsed);
     }
 
     public override string ToString() => $"{Suite}/{Name}";
