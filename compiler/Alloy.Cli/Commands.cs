@@ -13,6 +13,7 @@ public static class Commands
         root.Subcommands.Add(Inspect(stdout, stderr));
         root.Subcommands.Add(Convert(stdout, stderr));
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
+        root.Subcommands.Add(CompileCommand.Create(stdout, stderr));
         return root;
     }
 

@@ -60,8 +60,13 @@ public sealed class PassRegistry
 
     public IEnumerable<(string Id, string Description)> Passes => _passes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.Description));
 
-    public PassManager Build(string pipeline) =>
-        new(PipelineParser.Parse(pipeline).Select(spec => _passes.TryGetValue(spec.Id, out var p)
+    public PassManager Build(string pipeline) => Build(PipelineParser.Parse(pipeline));
+
+    /// <summary>A pass manager for passes given directly (option values may hold any characters).</summary>
+    public PassManager Build(IEnumerable<PassSpec> specs) => new(specs.Select(Create).ToList());
+
+    public IPass Create(PassSpec spec) =>
+        _passes.TryGetValue(spec.Id, out var p)
             ? p.Create(spec.Options)
-            : throw new PipelineSyntaxException($"unknown pass '{spec.Id}' (known: {string.Join(", ", _passes.Keys.Order(StringComparer.Ordinal))})")).ToList());
+            : throw new PipelineSyntaxException($"unknown pass '{spec.Id}' (known: {string.Join(", ", _passes.Keys.Order(StringComparer.Ordinal))})");
 }
