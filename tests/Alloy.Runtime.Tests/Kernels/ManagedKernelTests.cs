@@ -316,7 +316,7 @@ public sealed class ManagedKernelTests
         {
             foreach (var t in absInputs) t?.Dispose();
         }
-        using var _ = scale;
+        using var scaleOwner = scale;
         var exact = op switch
         {
             "MatMul" => FmaMatMul(inputs[0]!, inputs[1]!, out _),

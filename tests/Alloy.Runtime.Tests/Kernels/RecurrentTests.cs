@@ -124,6 +124,7 @@ public sealed class RecurrentTests
                         if (Cell == "LSTM") c = cn;
                         for (long j = 0; j < Hid; j++) y[((t * Dirs + d) * Batch + b) * Hid + j] = h[j];
                     }
+                    if (len == 0) continue;   // no last step: the final states stay zero
                     for (long j = 0; j < Hid; j++)
                     {
                         yh[(d * Batch + b) * Hid + j] = h[j];
@@ -200,6 +201,21 @@ public sealed class RecurrentTests
         p.H0 = Random(p.Dirs * 3 * 3, 54);
         p.Lens = [5, 3, 1];
         Check(p, Attrs(p));
+    }
+
+    [Theory]
+    [InlineData("GRU")]
+    [InlineData("LSTM")]
+    public void ZeroLengthSequencesGiveZeroFinalStates(string cell)
+    {
+        var p = Problem.Make(cell, 3, 3, 2, 2, "bidirectional", 100);
+        p.H0 = Random(2 * 3 * 2, 101);
+        if (cell == "LSTM") p.C0 = Random(2 * 3 * 2, 102);
+        p.Lens = [0, 3, 1];
+        Check(p, Attrs(p));
+        var r = RunN(cell, Attrs(p), cell == "LSTM" ? 3 : 2, 14, p.Inputs());
+        var yh = ElementConvert.ToDoubles(r[1]!);
+        for (int d = 0; d < 2; d++) for (int j = 0; j < 2; j++) Assert.Equal(0, yh[(d * 3 + 0) * 2 + j]);
     }
 
     [Fact]

@@ -88,6 +88,65 @@ internal readonly unsafe struct Im2ColSource : IPanelSource
 
     public void Pack(long k0, int kc, long j0, int width, int panelWidth, float* dst)
     {
+        if (width > MaxPanel)
+        {
+            PackRuns(k0, kc, j0, width, panelWidth, dst);
+            return;
+        }
+        // Per column: the input row and column of the tap (kh, kw) = (0, 0) and their flat offset; a tap (kh, kw) of
+        // channel c reads offset + c·H·W + kh·DH·W + kw·DW when its row and column fall inside the image.
+        int* ih0 = stackalloc int[width];
+        int* iw0 = stackalloc int[width];
+        long* at0 = stackalloc long[width];
+        long oh = j0 / OW, ow = j0 - oh * OW;
+        for (int j = 0; j < width; j++)
+        {
+            ih0[j] = (int)(oh * SH - PH);
+            iw0[j] = (int)(ow * SW - PW);
+            at0[j] = Offset + ih0[j] * W + iw0[j];
+            if (++ow == OW)
+            {
+                ow = 0;
+                oh++;
+            }
+        }
+        long taps = KH * KW, plane = H * W;
+        long kk = k0, c = kk / taps, r = kk - c * taps, kh = r / KW, kw = r - kh * KW;
+        for (int k = 0; k < kc; k++, dst += panelWidth)
+        {
+            int dh = (int)(kh * DH), dw = (int)(kw * DW);
+            long tap = c * plane + dh * W + dw;
+            uint h = (uint)H, w = (uint)W;
+            if (Type == ElementType.Float)
+            {
+                float* x = (float*)Data + tap;
+                for (int j = 0; j < width; j++)
+                    dst[j] = (uint)(ih0[j] + dh) < h && (uint)(iw0[j] + dw) < w ? x[at0[j]] : 0f;
+            }
+            else
+            {
+                for (int j = 0; j < width; j++)
+                    dst[j] = (uint)(ih0[j] + dh) < h && (uint)(iw0[j] + dw) < w ? ManagedConvert.Load(Type, Data, tap + at0[j]) : 0f;
+            }
+            for (int j = width; j < panelWidth; j++) dst[j] = 0;
+            if (++kw == KW)
+            {
+                kw = 0;
+                if (++kh == KH)
+                {
+                    kh = 0;
+                    c++;
+                }
+            }
+        }
+    }
+
+    /// <summary>Panels wider than this use the run-by-run copy.</summary>
+    private const int MaxPanel = 64;
+
+    /// <summary>Copies each k row as runs of consecutive output columns (one run per output row).</summary>
+    private void PackRuns(long k0, int kc, long j0, int width, int panelWidth, float* dst)
+    {
         long taps = KH * KW;
         for (int k = 0; k < kc; k++)
         {

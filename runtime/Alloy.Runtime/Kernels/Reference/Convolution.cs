@@ -10,7 +10,7 @@ internal static partial class ReferenceKernels
         r.Register("Conv", CreateConv);
         r.Register("ConvInteger", CreateConvInteger);
         r.Register("ConvTranspose", CreateConvTranspose);
-        RegisterPooling(r);
+        RegisterConvolutionPooling(r);
     }
 
     private static IKernel? CreateConv(KernelNode n, out string? reason)

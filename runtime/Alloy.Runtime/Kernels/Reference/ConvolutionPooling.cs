@@ -5,17 +5,17 @@ namespace Alloy.Runtime.Kernels.Reference;
 
 internal static partial class ReferenceKernels
 {
-    private static void RegisterPooling(KernelRegistry r)
+    private static void RegisterConvolutionPooling(KernelRegistry r)
     {
-        r.Register("MaxPool", (KernelNode n, out string? reason) => CreatePool(n, PoolKind.Max, out reason));
-        r.Register("AveragePool", (KernelNode n, out string? reason) => CreatePool(n, PoolKind.Average, out reason));
-        r.Register("LpPool", (KernelNode n, out string? reason) => CreatePool(n, PoolKind.Lp, out reason));
-        r.Register("GlobalMaxPool", (KernelNode n, out string? reason) => CreateGlobalPool(n, PoolKind.Max, out reason));
-        r.Register("GlobalAveragePool", (KernelNode n, out string? reason) => CreateGlobalPool(n, PoolKind.Average, out reason));
-        r.Register("GlobalLpPool", (KernelNode n, out string? reason) => CreateGlobalPool(n, PoolKind.Lp, out reason));
+        r.Register("MaxPool", (KernelNode n, out string? reason) => CreateSlidingPool(n, PoolKind.Max, out reason));
+        r.Register("AveragePool", (KernelNode n, out string? reason) => CreateSlidingPool(n, PoolKind.Average, out reason));
+        r.Register("LpPool", (KernelNode n, out string? reason) => CreateSlidingPool(n, PoolKind.Lp, out reason));
+        r.Register("GlobalMaxPool", (KernelNode n, out string? reason) => CreateGlobalPooling(n, PoolKind.Max, out reason));
+        r.Register("GlobalAveragePool", (KernelNode n, out string? reason) => CreateGlobalPooling(n, PoolKind.Average, out reason));
+        r.Register("GlobalLpPool", (KernelNode n, out string? reason) => CreateGlobalPooling(n, PoolKind.Lp, out reason));
     }
 
-    private static string? PoolTypeReason(KernelNode n, PoolKind kind)
+    private static string? SlidingPoolTypeReason(KernelNode n, PoolKind kind)
     {
         if (n.InputTypes.Count > 0 && n.InputTypes[0] is { } t && !t.IsFloat() && !(kind == PoolKind.Max && t is ElementType.Int8 or ElementType.UInt8))
             return $"{n.OpType}: input 'X' of type {t.Name()} is not supported";
@@ -23,7 +23,7 @@ internal static partial class ReferenceKernels
     }
 
     /// <summary>LpPool's p: an int (opset 2+) or a float (opset 1); default 2.</summary>
-    private static double PoolP(KernelNode n)
+    private static double LpPoolExponent(KernelNode n)
     {
         if (!n.Attributes.Has("p")) return 2;
         try
@@ -36,9 +36,9 @@ internal static partial class ReferenceKernels
         }
     }
 
-    private static IKernel? CreatePool(KernelNode n, PoolKind kind, out string? reason)
+    private static IKernel? CreateSlidingPool(KernelNode n, PoolKind kind, out string? reason)
     {
-        reason = PoolTypeReason(n, kind);
+        reason = SlidingPoolTypeReason(n, kind);
         if (reason is not null) return null;
         var a = SpatialAttributes.Read(n, out reason);
         if (a is null) return null;
@@ -53,7 +53,7 @@ internal static partial class ReferenceKernels
             reason = $"{n.OpType}: storage_order {storageOrder} is not 0 or 1";
             return null;
         }
-        double p = PoolP(n);
+        double p = LpPoolExponent(n);
         if (kind == PoolKind.Lp && !(p > 0))
         {
             reason = $"{n.OpType}: p = {p} must be positive";
@@ -62,11 +62,11 @@ internal static partial class ReferenceKernels
         return new PoolingKernel(n.OpType, kind, a, n.Attributes.GetInt("count_include_pad", 0) != 0, storageOrder == 1, p);
     }
 
-    private static IKernel? CreateGlobalPool(KernelNode n, PoolKind kind, out string? reason)
+    private static IKernel? CreateGlobalPooling(KernelNode n, PoolKind kind, out string? reason)
     {
-        reason = PoolTypeReason(n, kind);
+        reason = SlidingPoolTypeReason(n, kind);
         if (reason is not null) return null;
-        double p = PoolP(n);
+        double p = LpPoolExponent(n);
         if (kind == PoolKind.Lp && !(p > 0))
         {
             reason = $"{n.OpType}: p = {p} must be positive";

@@ -109,8 +109,8 @@ internal sealed class RecurrentActivation(string name, Func<double, double> f)
 /// (X [seq, batch, input], Y [seq, dirs, batch, hidden], Y_h / Y_c [dirs, batch, hidden]) or layout 1 (batch
 /// first: X [batch, seq, input], Y [batch, seq, dirs, hidden], Y_h / Y_c [batch, dirs, hidden]).
 /// Gate order: GRU z, r, h; LSTM i, o, f, c (peepholes P: i, o, f). Optional B (Wb then Rb), sequence_lens
-/// (steps past a batch entry's length give zeros in Y; Y_h / Y_c hold its last valid step; the reverse
-/// direction starts at its last valid step), initial_h, initial_c, clip (applied to every gate
+/// (steps past a batch entry's length give zeros in Y; Y_h / Y_c hold its last valid step, zeros for length 0;
+/// the reverse direction starts at its last valid step), initial_h, initial_c, clip (applied to every gate
 /// pre-activation), GRU linear_before_reset, LSTM input_forget (f = 1 - i).
 /// Every gate pre-activation (W x + R h + biases, and peepholes) is one double sum; the hidden and cell
 /// states are rounded to the element type at every step (they are the tensors Y holds).
@@ -281,11 +281,13 @@ internal sealed class RecurrentKernel(string op, RecurrentCell cell, string dire
                     }
                     Array.Copy(h, 0, y, YIndex(t, d, bt), hid);
                 }
-                for (long j = 0; j < hid; j++)
-                {
-                    yh[StateIndex(d, bt, j)] = h[j];
-                    yc[StateIndex(d, bt, j)] = c[j];
-                }
+                // A batch entry of length 0 has no last step: its Y_h / Y_c stay zero (as ONNX Runtime does).
+                if (len > 0)
+                    for (long j = 0; j < hid; j++)
+                    {
+                        yh[StateIndex(d, bt, j)] = h[j];
+                        yc[StateIndex(d, bt, j)] = c[j];
+                    }
             }
         }
         long[] yShape = batchFirst ? [batch, seq, dirs, hid] : [seq, dirs, batch, hid];

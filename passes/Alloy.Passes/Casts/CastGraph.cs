@@ -1,0 +1,99 @@
+using Alloy.IR;
+
+namespace Alloy.Passes.Casts;
+
+/// <summary>IR helpers shared by the cast passes.</summary>
+internal static class CastGraph
+{
+    public const string CastOp = "Cast";
+
+    /// <summary>The element type of a dense tensor value, or null when unknown.</summary>
+    public static DataType? Elem(Value? v) => v?.Type is TensorType { ElementType: not DataType.Undefined } t ? t.ElementType : null;
+
+    /// <summary>The defining value a capture stands for (the value itself otherwise).</summary>
+    public static Value Root(Value v)
+    {
+        while (v is { Kind: ValueKind.Capture, Outer: { } outer }) v = outer;
+        return v;
+    }
+
+    public static bool IsCast(Node n) => n.OpType == CastOp && n.IsDefaultDomain && n.Inputs.Count == 1 && n.Outputs.Count == 1;
+
+    /// <summary>The <c>to</c> type of a Cast node, or null when missing or not a known element type.</summary>
+    public static DataType? CastTarget(Node n) =>
+        n.FindAttribute("to")?.Value is IntAttr { Value: var code } && DataTypes.IsKnown((int)code) && code != 0 ? (DataType)code : null;
+
+    /// <summary>Changes a tensor value's element type (keeping its shape) and the types of the captures that stand for it.</summary>
+    public static void SetElem(Value v, DataType type)
+    {
+        var shape = (v.Type as TensorType)?.Shape;
+        v.Type = new TensorType(type, shape);
+        foreach (var use in v.Uses)
+            if (use is { Kind: UseKind.Capture, Graph: { } g })
+                SetElem(g.Captures[use.Index], type);
+    }
+
+    public static bool IsGraphOutput(Value v)
+    {
+        foreach (var u in v.Uses)
+            if (u.Kind == UseKind.GraphOutput) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// True when every use of <paramref name="result"/> can be moved to <paramref name="replacement"/>. A graph output is
+    /// named by its value, so it moves only when the replacement is a node result of the same graph that is not itself a
+    /// graph output (the replacement then takes over the name).
+    /// </summary>
+    public static bool CanReplace(Value result, Value replacement)
+    {
+        if (!IsGraphOutput(result)) return true;
+        return replacement.Owner == result.Owner && replacement.Kind == ValueKind.NodeResult && !IsGraphOutput(replacement);
+    }
+
+    /// <summary>
+    /// Moves every use of the single result of <paramref name="node"/> to <paramref name="replacement"/> and erases the
+    /// node; a graph output keeps its name (see <see cref="CanReplace"/>). Returns false, changing nothing, when that
+    /// is not possible.
+    /// </summary>
+    public static bool ReplaceAndErase(Node node, Value replacement)
+    {
+        var result = node.Outputs[0];
+        if (!CanReplace(result, replacement)) return false;
+        var g = node.Owner!;
+        bool output = IsGraphOutput(result);
+        var name = result.Name;
+        g.ReplaceAllUsesWith(result, replacement);
+        g.Erase(node);
+        if (output) replacement.Owner.Rename(replacement, name);
+        return true;
+    }
+}
+
+/// <summary>Fresh value names unique in the whole model (FreshName sees only enclosing graphs, not nested ones).</summary>
+internal sealed class NameSource
+{
+    private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
+
+    public NameSource(Model model)
+    {
+        foreach (var g in model.Graph.SelfAndSubgraphs()) Add(g);
+    }
+
+    private void Add(Graph g)
+    {
+        foreach (var v in g.Inputs) _taken.Add(v.Name);
+        foreach (var v in g.Constants) _taken.Add(v.Name);
+        foreach (var v in g.Captures) _taken.Add(v.Name);
+        foreach (var n in g.Nodes)
+            foreach (var r in n.Outputs) _taken.Add(r.Name);
+    }
+
+    public string Fresh(Graph g, string hint)
+    {
+        var name = hint;
+        for (int i = 0; _taken.Contains(name) || g.Lookup(name) is not null; i++) name = $"{hint}_{i}";
+        _taken.Add(name);
+        return name;
+    }
+}
