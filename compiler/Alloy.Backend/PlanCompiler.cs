@@ -85,7 +85,10 @@ public sealed class PlanCompiler(KernelRegistry registry)
 
             var node = new KernelNode(n.OpType, n.Domain, OpsetOf(n.Domain), Attributes(n),
                 n.Inputs.Select(v => v?.ElementType is { } e && e != DataType.Undefined ? (ElementType?)(int)e : null).ToArray(),
-                n.Outputs.Count, n.Name);
+                n.Outputs.Count, n.Name)
+            {
+                OutputTypes = n.Outputs.Select(v => v.ElementType is { } e && e != DataType.Undefined ? (ElementType?)(int)e : null).ToArray(),
+            };
             var kernel = registry.Create(node, out var reason);
             if (kernel is null)
                 _unsupported.Add(new UnsupportedNode(g.Name, n.Name.Length > 0 ? $"'{n.Name}'" : $"producing '{n.Outputs.FirstOrDefault()?.Name}'",

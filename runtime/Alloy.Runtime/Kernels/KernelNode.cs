@@ -14,5 +14,8 @@ public sealed record KernelNode(
     int OutputCount,
     string Name)
 {
+    /// <summary>Element types the compiler decided for the results (null where unknown); e.g. a BF16 MatMul with an FP32 result.</summary>
+    public IReadOnlyList<ElementType?> OutputTypes { get; init; } = [];
+
     public override string ToString() => string.IsNullOrEmpty(Name) ? OpType : $"{OpType} '{Name}'";
 }
