@@ -43,10 +43,12 @@ internal static class CastGraph
     /// <summary>
     /// True when every use of <paramref name="result"/> can be moved to <paramref name="replacement"/>. A graph output is
     /// named by its value, so it moves only when the replacement is a node result of the same graph that is not itself a
-    /// graph output (the replacement then takes over the name).
+    /// graph output (the replacement then takes over the name); captures move only to a value of the same graph.
     /// </summary>
     public static bool CanReplace(Value result, Value replacement)
     {
+        // Captures in nested bodies must refer to the graph right around them: only same-graph replacements move them.
+        if (replacement.Owner != result.Owner && result.Uses.Any(u => u.Kind == UseKind.Capture)) return false;
         if (!IsGraphOutput(result)) return true;
         return replacement.Owner == result.Owner && replacement.Kind == ValueKind.NodeResult && !IsGraphOutput(replacement);
     }

@@ -27,9 +27,14 @@ internal static class ConstantConversion
         return null;
     }
 
-    public static bool TryConvert(TensorConstant source, DataType to, out TensorConstant? result, out string? reason)
+    public static bool TryConvert(TensorConstant source, DataType to, out TensorConstant? result, out string? reason) =>
+        TryConvert(source, to, out result, out reason, out _);
+
+    /// <summary><see cref="TryConvert(TensorConstant, DataType, out TensorConstant?, out string?)"/>, also counting finite values that became infinite.</summary>
+    public static bool TryConvert(TensorConstant source, DataType to, out TensorConstant? result, out string? reason, out long overflowed)
     {
         result = null;
+        overflowed = 0;
         var from = source.ElementType;
         if (!source.Data.HasBytes)
         {
@@ -63,27 +68,37 @@ internal static class ConstantConversion
             int n = (int)Math.Min(ChunkElements, count - start);
             var input = source.Data.Slice(start * inSize, n * inSize);
             var output = bytes.AsSpan((int)(start * outSize), n * outSize);
-            if (!ConvertChunk(input, from, output, to, n, out reason)) return false;
+            if (!ConvertChunk(input, from, output, to, n, ref overflowed, out reason)) return false;
         }
         result = new TensorConstant(to, source.Dims, new ArrayTensorData(bytes));
         reason = null;
         return true;
     }
 
-    private static bool ConvertChunk(ReadOnlySpan<byte> input, DataType from, Span<byte> output, DataType to, int n, out string? reason)
+    private static bool ConvertChunk(ReadOnlySpan<byte> input, DataType from, Span<byte> output, DataType to, int n, ref long overflowed, out string? reason)
     {
         reason = null;
         int outSize = to.Facts().StorageBytes;
         if (from == DataType.Float && to == DataType.BFloat16)
         {
             for (int i = 0; i < n; i++)
-                BinaryPrimitives.WriteUInt16LittleEndian(output[(i * 2)..], FloatFormat.BFloat16Bits(BinaryPrimitives.ReadSingleLittleEndian(input[(i * 4)..])));
+            {
+                float v = BinaryPrimitives.ReadSingleLittleEndian(input[(i * 4)..]);
+                ushort bits = FloatFormat.BFloat16Bits(v);
+                if ((bits & 0x7FFF) == 0x7F80 && float.IsFinite(v)) overflowed++;
+                BinaryPrimitives.WriteUInt16LittleEndian(output[(i * 2)..], bits);
+            }
             return true;
         }
         if (from == DataType.Float && to == DataType.Float16)
         {
             for (int i = 0; i < n; i++)
-                BinaryPrimitives.WriteHalfLittleEndian(output[(i * 2)..], (Half)BinaryPrimitives.ReadSingleLittleEndian(input[(i * 4)..]));
+            {
+                float v = BinaryPrimitives.ReadSingleLittleEndian(input[(i * 4)..]);
+                var h = (Half)v;
+                if (Half.IsInfinity(h) && float.IsFinite(v)) overflowed++;
+                BinaryPrimitives.WriteHalfLittleEndian(output[(i * 2)..], h);
+            }
             return true;
         }
         if (FloatFormat.IsSupported(from))
@@ -91,7 +106,9 @@ internal static class ConstantConversion
             for (int i = 0; i < n; i++)
             {
                 double v = FloatFormat.ReadFloat(input, from, i);
-                FloatFormat.Write(double.IsNaN(v) ? v : FloatFormat.Round(v, to), to, output[(i * outSize)..]);
+                double r = double.IsNaN(v) ? v : FloatFormat.Round(v, to);
+                if (double.IsInfinity(r) && double.IsFinite(v)) overflowed++;
+                FloatFormat.Write(r, to, output[(i * outSize)..]);
             }
             return true;
         }
@@ -110,7 +127,9 @@ internal static class ConstantConversion
                     reason = $"the integer {v} is beyond 2^53";
                     return false;
                 }
-                FloatFormat.Write(FloatFormat.Round(v, to), to, output[(i * outSize)..]);
+                double r = FloatFormat.Round(v, to);
+                if (double.IsInfinity(r)) overflowed++;
+                FloatFormat.Write(r, to, output[(i * outSize)..]);
             }
             else if (to == DataType.Bool)
             {

@@ -86,14 +86,14 @@ internal sealed class FoldCastsRun
     {
         var g = n.Owner!;
         if (CastTarget(n) is not { } to) return;
-        bool chained = false;
+        Statistic? chained = null;
 
         // Chains: read through earlier Casts that kept every value.
         while (n.Inputs[0] is { } x)
         {
             if (TryFoldConstant(n, x)) return;
             if (x.Kind != ValueKind.NodeResult || x.Producer is not { } m || !IsCast(m) || m.Inputs[0] is not { } source) break;
-            if (Elem(source) is not { } a || Elem(x) is not { } b) break;
+            if (Elem(source) is not { } a || CastTarget(m) is not { } b) break;
             bool exact = b.RepresentsExactly(a);
             if (!exact && !_foldLossy)
             {
@@ -101,7 +101,7 @@ internal sealed class FoldCastsRun
                 break;
             }
             g.SetOperand(n, 0, source);
-            chained = true;
+            chained = exact && chained != _lossy ? _chain : _lossy;
             if (!x.HasUses)
             {
                 Forget(m, seen);
@@ -115,7 +115,7 @@ internal sealed class FoldCastsRun
         // No-op: the operand already has the target type.
         if (Elem(input) == to && ReplaceAndErase(n, input))
         {
-            Removed(chained ? _chain : _noop);
+            Removed(chained ?? _noop);
             return;
         }
 
@@ -200,6 +200,7 @@ internal sealed class FoldCastsRun
         long opset = _model.DefaultOpset ?? 0;
         if (opset < 19) return false;
         if (Elem(y) is not { } t || !FloatFormat.IsSupported(t) || dq.Inputs.Count < 2 || dq.Inputs[1] is not { } scale) return false;
+        if (Elem(scale) is not (DataType.Float or DataType.Float16 or DataType.BFloat16)) return false;
         if (Elem(dq.Inputs[0]) is not ({ } q and (DataType.Int8 or DataType.UInt8 or DataType.Int16 or DataType.UInt16))) return false;
         long outputDtype = dq.GetInt("output_dtype", 0);
         if ((outputDtype != 0 ? (DataType)outputDtype : Elem(scale)) != t) return false;
@@ -246,8 +247,7 @@ internal sealed class FoldCastsRun
             var k = owner.AddConstant(_names.Fresh(owner, $"{Root(scale).Name}_{to.ShortName()}"), converted!);
             dq.Owner!.SetOperand(dq, 1, k);
             var old = Root(scale);
-            if (!scale.HasUses && scale.Kind == ValueKind.Constant) scale.Owner.RemoveConstant(scale);
-            else if (!old.HasUses && old.Kind == ValueKind.Constant) old.Owner.RemoveConstant(old);
+            if (!old.HasUses && old.Kind == ValueKind.Constant) old.Owner.RemoveConstant(old);
         }
         SetElem(y, to);
         ReplaceAndErase(n, y);

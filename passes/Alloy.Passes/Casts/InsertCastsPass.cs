@@ -98,20 +98,30 @@ internal sealed class InsertCastsRun
     {
         low = LowType(n) ?? DataType.Undefined;
         if (low == DataType.Undefined || IsAttributeTyped(n) || IsCast(n)) return false;
-        // Loop / Scan (and nodes of other domains with bodies) keep their boundary types; If follows its prec.
-        return !n.Subgraphs.Any() || (n.OpType == "If" && n.IsDefaultDomain);
+        // If / Loop / Scan are single units whose boundary follows their prec; nodes of other domains with bodies keep theirs.
+        return !n.Subgraphs.Any() || IsControlFlow(n);
     }
 
-    // TEMPORARY until Alloy.Passes.Precision.PrecisionPolicy lands: then this becomes
-    // `PrecisionPolicy.KeepsFp32Operand(n, operand)` and the fallback below goes away.
-    private static bool KeepsFp32(Node n, int operand) => FallbackKeepsFp32Operand(n, operand);
+    private static bool IsControlFlow(Node n) => n.IsDefaultDomain && n.OpType is "If" or "Loop" or "Scan";
 
-    private static bool FallbackKeepsFp32Operand(Node n, int operand) => n.IsDefaultDomain && (n.OpType, operand) switch
+    /// <summary>The operand a body input stands for: Loop body input k ≥ 2 is carried operand k; Scan body input k is operand k.</summary>
+    private static int OperandOfBodyInput(Node n, int k) => n.OpType switch
     {
-        ("Resize", 1 or 2) => true,
-        ("Upsample", 1) => true,
-        _ => false,
+        "Loop" when n.IsDefaultDomain && k >= 2 => k,
+        "Scan" when n.IsDefaultDomain => k,
+        _ => -1,
     };
+
+    /// <summary>The node result a body output becomes: If output k is result k; Loop output k ≥ 1 is result k − 1; Scan output k is result k.</summary>
+    private static int ResultOfBodyOutput(Node n, int k) => n.OpType switch
+    {
+        "If" when n.IsDefaultDomain => k,
+        "Loop" when n.IsDefaultDomain && k >= 1 => k - 1,
+        "Scan" when n.IsDefaultDomain => k,
+        _ => -1,
+    };
+
+    private static bool KeepsFp32(Node n, int operand) => PrecisionPolicy.KeepsFp32Operand(n, operand);
 
     private DataType? OriginalElem(Value v)
     {
@@ -149,7 +159,7 @@ internal sealed class InsertCastsRun
         }
         if (RunsLow(n, out var low))
         {
-            bool follows = n.OpType == "If";
+            bool follows = IsControlFlow(n);
             for (int i = 0; i < n.Inputs.Count; i++)
             {
                 if (n.Inputs[i] is not { } v) continue;
@@ -193,9 +203,20 @@ internal sealed class InsertCastsRun
 
         foreach (var body in n.Subgraphs)
         {
+            // Body inputs take the type of the operand they stand for; body outputs must have the node result's type.
+            for (int k = 0; k < body.Inputs.Count; k++)
+            {
+                int o = OperandOfBodyInput(n, k);
+                if (o >= 0 && o < n.Inputs.Count && Elem(n.Inputs[o]) is { } want && Elem(body.Inputs[k]) is { } have
+                    && want != have && IsFloat(want) && IsFloat(have))
+                    Retype(body.Inputs[k], want);
+            }
             var required = body.Outputs.Select(OriginalElem).ToList();
-            if (n.OpType == "If" && n.IsDefaultDomain)
-                for (int i = 0; i < required.Count && i < n.Outputs.Count; i++) required[i] = Elem(n.Outputs[i]);
+            for (int k = 0; k < required.Count; k++)
+            {
+                int r = ResultOfBodyOutput(n, k);
+                if (r >= 0 && r < n.Outputs.Count) required[k] = Elem(n.Outputs[r]);
+            }
             ProcessGraph(body);
             for (int i = 0; i < body.Outputs.Count; i++)
             {
@@ -255,8 +276,10 @@ internal sealed class InsertCastsRun
         if (ConstantConversion.ConstantData(root) is { } data && (root.Kind == ValueKind.Constant || root.Producer is not null))
         {
             if (_converted.TryGetValue((root, type), out var done)) return done;
-            if (ConstantConversion.TryConvert(data, type, out var converted, out var reason))
+            if (ConstantConversion.TryConvert(data, type, out var converted, out var reason, out long overflowed))
             {
+                if (overflowed > 0)
+                    _context.Warn(root.Producer, $"constant '{root.Name}': {overflowed} value(s) beyond the range of {type.ShortName()} become infinity");
                 var owner = root.Owner;
                 var k = owner.AddConstant(_names.Fresh(owner, $"{root.Name}_{type.ShortName()}"), converted!);
                 _converted[(root, type)] = k;
@@ -370,8 +393,17 @@ internal sealed class InsertCastsRun
             if (input?.Producer is { } p && IsCast(p)) pending.Push(p);
         }
 
+        var versionsOf = _converted.GroupBy(kv => kv.Key.Item1).ToDictionary(grp => grp.Key, grp => grp.Select(kv => kv.Value).ToList());
         foreach (var c in _replacedConstants.Distinct())
         {
+            var versions = versionsOf[c];
+            if (c.Kind == ValueKind.Constant && versions.Count == 1 && versions[0].Owner == c.Owner && c.HasUses && c.Uses.All(IsDeadCapture))
+            {
+                // Bodies still list the f32 constant as a capture nothing reads: let those captures stand for the
+                // converted constant instead, so the f32 copy can go.
+                c.Owner.ReplaceAllUsesWith(c, versions[0]);
+                SetElem(versions[0], Elem(versions[0])!.Value);
+            }
             if (c.HasUses) continue;
             if (c.Kind == ValueKind.Constant)
             {
@@ -379,7 +411,6 @@ internal sealed class InsertCastsRun
                 var name = c.Name;
                 g.RemoveConstant(c);
                 // With one converted version left, it takes over the original name (weights keep their names).
-                var versions = _converted.Where(kv => kv.Key.Item1 == c).Select(kv => kv.Value).ToList();
                 if (versions.Count == 1 && versions[0].Owner == g) g.Rename(versions[0], name);
             }
             else if (c.Producer is { } p && p.Owner is { } owner && !p.Outputs.Any(r => r.HasUses))
@@ -388,4 +419,8 @@ internal sealed class InsertCastsRun
             }
         }
     }
+
+    /// <summary>A capture use whose stand-in nothing reads (except further captures nothing reads).</summary>
+    private static bool IsDeadCapture(Use use) =>
+        use is { Kind: UseKind.Capture, Graph: { } g } && g.Captures[use.Index].Uses.All(IsDeadCapture);
 }

@@ -7,7 +7,7 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// Widening of f32 / bf16 / f16 data to float32 (exact: every bf16 and f16 value is a float32 value) and narrowing
 /// of float32 results back with one rounding to nearest, ties to even (bf16 exactly as
 /// <see cref="Numerics.BFloat16.FromFloat"/>, f16 exactly as the <see cref="Half"/> conversion). The contiguous
-/// forms are vectorized with <see cref="Vector512"/> / <see cref="Vector256"/> when the hardware accelerates them.
+/// forms are vectorized with <see cref="Vector512"/> / <see cref="Vector256"/> as the caller's ISA allows.
 /// </summary>
 internal static unsafe class ManagedConvert
 {
@@ -26,12 +26,13 @@ internal static unsafe class ManagedConvert
     };
 
     /// <summary><paramref name="dst"/>[j] = element <paramref name="offset"/> + j·<paramref name="stride"/>, widened, for j &lt; <paramref name="count"/>.</summary>
-    public static void Copy(ElementType t, void* src, long offset, long stride, float* dst, int count)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Copy(ManagedIsa isa, ElementType t, void* src, long offset, long stride, float* dst, int count)
     {
         if (count <= 0) return;
         if (stride == 1)
         {
-            Widen(t, t == ElementType.Float ? (float*)src + offset : (ushort*)src + offset, dst, count);
+            Widen(isa, t, t == ElementType.Float ? (float*)src + offset : (ushort*)src + offset, dst, count);
             return;
         }
         switch (t)
@@ -58,7 +59,8 @@ internal static unsafe class ManagedConvert
     }
 
     /// <summary>Widens <paramref name="count"/> contiguous elements starting at <paramref name="src"/>.</summary>
-    public static void Widen(ElementType t, void* src, float* dst, long count)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Widen(ManagedIsa isa, ElementType t, void* src, float* dst, long count)
     {
         long i = 0;
         switch (t)
@@ -69,14 +71,14 @@ internal static unsafe class ManagedConvert
             case ElementType.BFloat16:
             {
                 ushort* s = (ushort*)src;
-                if (Vector512.IsHardwareAccelerated)
+                if (isa == ManagedIsa.Vector512)
                     for (; i + 32 <= count; i += 32)
                     {
                         var (lo, hi) = Vector512.Widen(Vector512.Load(s + i));
                         Vector512.ShiftLeft(lo, 16).AsSingle().Store(dst + i);
                         Vector512.ShiftLeft(hi, 16).AsSingle().Store(dst + i + 16);
                     }
-                else if (Vector256.IsHardwareAccelerated)
+                else if (isa == ManagedIsa.Vector256)
                     for (; i + 16 <= count; i += 16)
                     {
                         var (lo, hi) = Vector256.Widen(Vector256.Load(s + i));
@@ -89,14 +91,14 @@ internal static unsafe class ManagedConvert
             case ElementType.Float16:
             {
                 ushort* s = (ushort*)src;
-                if (Vector512.IsHardwareAccelerated)
+                if (isa == ManagedIsa.Vector512)
                     for (; i + 32 <= count; i += 32)
                     {
                         var (lo, hi) = Vector512.Widen(Vector512.Load(s + i));
                         HalfBitsToSingle(lo).Store(dst + i);
                         HalfBitsToSingle(hi).Store(dst + i + 16);
                     }
-                else if (Vector256.IsHardwareAccelerated)
+                else if (isa == ManagedIsa.Vector256)
                     for (; i + 16 <= count; i += 16)
                     {
                         var (lo, hi) = Vector256.Widen(Vector256.Load(s + i));
@@ -134,7 +136,8 @@ internal static unsafe class ManagedConvert
     }
 
     /// <summary>Stores <paramref name="count"/> float32 values into f32 / bf16 / f16 data, each rounded once.</summary>
-    public static void Narrow(ElementType t, float* src, void* dst, long count)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Narrow(ManagedIsa isa, ElementType t, float* src, void* dst, long count)
     {
         long i = 0;
         switch (t)
@@ -145,10 +148,10 @@ internal static unsafe class ManagedConvert
             case ElementType.BFloat16:
             {
                 ushort* d = (ushort*)dst;
-                if (Vector512.IsHardwareAccelerated)
+                if (isa == ManagedIsa.Vector512)
                     for (; i + 32 <= count; i += 32)
                         Vector512.Narrow(RoundToBFloat16(Vector512.Load(src + i)), RoundToBFloat16(Vector512.Load(src + i + 16))).Store(d + i);
-                else if (Vector256.IsHardwareAccelerated)
+                else if (isa == ManagedIsa.Vector256)
                     for (; i + 16 <= count; i += 16)
                         Vector256.Narrow(RoundToBFloat16(Vector256.Load(src + i)), RoundToBFloat16(Vector256.Load(src + i + 8))).Store(d + i);
                 for (; i < count; i++) d[i] = Numerics.BFloat16.FromFloat(src[i]).Bits;
@@ -185,10 +188,10 @@ internal static unsafe class ManagedConvert
     }
 
     /// <summary>A tensor's elements widened into a new float array (small operands: bias, Gemm's C).</summary>
-    public static float[] ToFloats(Tensor t)
+    public static float[] ToFloats(ManagedIsa isa, Tensor t)
     {
         var r = new float[t.Length];
-        fixed (float* d = r) Widen(t.Type, t.Pointer, d, t.Length);
+        fixed (float* d = r) Widen(isa, t.Type, t.Pointer, d, t.Length);
         return r;
     }
 }

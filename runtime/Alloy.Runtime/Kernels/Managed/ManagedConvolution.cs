@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -64,13 +65,13 @@ internal sealed unsafe class ManagedConvKernel : IKernel
         try
         {
             using var output = new FloatOutput(y);
-            var b = bias is null ? null : ManagedConvert.ToFloats(bias);
+            var b = bias is null ? null : ManagedConvert.ToFloats(_isa, bias);
             fixed (float* bp = b)
             {
                 if (cg == 1) Depthwise(context.Threads, x, w, bp, n, c, m, geometry, output.Data);
                 else Grouped(context.Threads, x, w, bp, n, c, m, cg, geometry, output.Data);
             }
-            output.Complete();
+            output.Complete(_isa);
         }
         catch
         {
@@ -88,16 +89,16 @@ internal sealed unsafe class ManagedConvKernel : IKernel
         for (long img = 0; img < n; img++)
             for (long grp = 0; grp < _group; grp++)
             {
-                var a = new StridedMatrix((byte*)w.Pointer + grp * mg * kSize * elementSize, w.Type, kSize, 1);
+                var a = new StridedMatrix(_isa, (byte*)w.Pointer + grp * mg * kSize * elementSize, w.Type, kSize, 1);
                 long xOffset = (img * c + grp * cg) * inSize;
                 float* ct = y + (img * m + grp * mg) * outSize;
                 var e = bias == null ? Epilogue.None : Epilogue.RowBias(bias + grp * mg);
                 if (direct)
                     Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a,
-                        new StridedMatrix((byte*)x.Pointer + xOffset * elementSize, x.Type, inSize, 1), ct, outSize, e);
+                        new StridedMatrix(_isa, (byte*)x.Pointer + xOffset * elementSize, x.Type, inSize, 1), ct, outSize, e);
                 else
                     Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a,
-                        new Im2ColSource(x.Pointer, x.Type, xOffset, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PH, g.PW, g.OH, g.OW), ct, outSize, e);
+                        new Im2ColSource(_isa, x.Pointer, x.Type, xOffset, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PH, g.PW, g.OH, g.OW), ct, outSize, e);
             }
     }
 
@@ -105,28 +106,24 @@ internal sealed unsafe class ManagedConvKernel : IKernel
     private void Depthwise(int threads, Tensor x, Tensor w, float* bias, long n, long c, long m, ConvGeometry g, float* y)
     {
         long mg = m / c, taps = g.KH * g.KW, outSize = g.OH * g.OW, inSize = g.H * g.W;
-        var weights = ManagedConvert.ToFloats(w);
+        var weights = ManagedConvert.ToFloats(_isa, w);
         var type = x.Type;
+        int elementSize = type == ElementType.Float ? 4 : 2;
         nint xData = (nint)x.Pointer, yData = (nint)y, biasData = (nint)bias;
         var isa = _isa;
+        var layout = PhaseLayout.Of(g);
         int workers = n * m * outSize * taps < (1L << 16) ? 1 : threads;
-        Sgemm.ParallelFor(workers, n * m, p =>
+        Sgemm.ParallelFor(workers, n * m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long p) =>
         {
             long img = p / m, oc = p - img * m, ic = oc / mg;
-            float* plane = null;
+            var block = ScratchPool.Rent(layout.Floats * sizeof(float));
             try
             {
-                float* input;
-                if (type == ElementType.Float) input = (float*)xData + (img * c + ic) * inSize;
-                else
-                {
-                    plane = (float*)NativeMemory.Alloc((nuint)(inSize * sizeof(float)));
-                    ManagedConvert.Widen(type, (byte*)xData + (img * c + ic) * inSize * 2, plane, inSize);
-                    input = plane;
-                }
+                float* phases = (float*)block.Pointer;
+                layout.Fill(isa, (byte*)xData + (img * c + ic) * inSize * elementSize, type, g, phases);
                 float* output = (float*)yData + p * outSize;
                 fixed (float* wp = weights)
-                    DepthwisePlane(isa, input, wp + oc * taps, output, g);
+                    DepthwisePlane(isa, phases, layout, wp + oc * taps, output, g);
                 if (biasData != 0)
                 {
                     float bv = ((float*)biasData)[oc];
@@ -135,70 +132,102 @@ internal sealed unsafe class ManagedConvKernel : IKernel
             }
             finally
             {
-                if (plane != null) NativeMemory.Free(plane);
+                ScratchPool.Return(block);
             }
         });
     }
 
-    /// <summary>One output plane: each output row accumulates its taps (kernel row, then column) with fused multiply-adds.</summary>
-    private static void DepthwisePlane(ManagedIsa isa, float* x, float* wk, float* y, ConvGeometry g)
+    /// <summary>
+    /// One output plane from the zero-padded input split into SW column phases: output (oh, ow) accumulates its taps
+    /// (kernel row, then column) in registers, tap (kh, kw) reading phase (kw·DW) mod SW at row oh·SH + kh·DH, column
+    /// ow + (kw·DW) div SW, contiguous in ow.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DepthwisePlane(ManagedIsa isa, float* phases, PhaseLayout l, float* wk, float* y, ConvGeometry g)
     {
-        new Span<float>(y, checked((int)(g.OH * g.OW))).Clear();
+        int kh = (int)g.KH, kw = (int)g.KW, taps = kh * kw;
+        long* tapOffset = stackalloc long[taps];
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++)
+            {
+                long col = j * g.DW;
+                tapOffset[i * kw + j] = col % g.SW * l.PhaseFloats + i * g.DH * l.Width + col / g.SW;
+            }
         for (long oh = 0; oh < g.OH; oh++)
         {
-            float* row = y + oh * g.OW;
-            for (long kh = 0; kh < g.KH; kh++)
+            float* src = phases + oh * g.SH * l.Width;
+            float* dst = y + oh * g.OW;
+            long ow = 0;
+            if (isa == ManagedIsa.Vector512)
             {
-                long ih = oh * g.SH - g.PH + kh * g.DH;
-                if (ih < 0 || ih >= g.H) continue;
-                float* xrow = x + ih * g.W;
-                for (long kw = 0; kw < g.KW; kw++)
+                for (; ow < g.OW; ow += 16)
                 {
-                    float wv = wk[kh * g.KW + kw];
-                    long iw0 = kw * g.DW - g.PW;
-                    // Output columns whose tap is inside the row: 0 <= iw0 + ow*SW < W.
-                    long lo = iw0 >= 0 ? 0 : (-iw0 + g.SW - 1) / g.SW;
-                    long hi = iw0 > g.W - 1 ? 0 : (g.W - 1 - iw0) / g.SW + 1;
-                    lo = Math.Min(lo, g.OW);
-                    hi = Math.Clamp(hi, lo, g.OW);
-                    AxpyRow(isa, wv, xrow + iw0, g.SW, row, lo, hi);
+                    var acc = Vector512<float>.Zero;
+                    for (int t = 0; t < taps; t++)
+                        acc = Avx512F.FusedMultiplyAdd(Vector512.Create(wk[t]), Vector512.Load(src + tapOffset[t] + ow), acc);
+                    if (ow + 16 <= g.OW) acc.Store(dst + ow);
+                    else for (int q = 0; q < g.OW - ow; q++) dst[ow + q] = acc[q];
+                }
+            }
+            else if (isa == ManagedIsa.Vector256)
+            {
+                for (; ow < g.OW; ow += 8)
+                {
+                    var acc = Vector256<float>.Zero;
+                    for (int t = 0; t < taps; t++)
+                        acc = Fma.MultiplyAdd(Vector256.Create(wk[t]), Vector256.Load(src + tapOffset[t] + ow), acc);
+                    if (ow + 8 <= g.OW) acc.Store(dst + ow);
+                    else for (int q = 0; q < g.OW - ow; q++) dst[ow + q] = acc[q];
+                }
+            }
+            else
+            {
+                for (; ow < g.OW; ow++)
+                {
+                    float acc = 0;
+                    for (int t = 0; t < taps; t++) acc = MathF.FusedMultiplyAdd(wk[t], src[tapOffset[t] + ow], acc);
+                    dst[ow] = acc;
                 }
             }
         }
     }
+}
 
-    /// <summary>row[o] = fma(wv, x[o·stride], row[o]) for o in [lo, hi).</summary>
-    private static void AxpyRow(ManagedIsa isa, float wv, float* x, long stride, float* row, long lo, long hi)
+/// <summary>
+/// The zero-padded input plane of a depthwise convolution split into SW column phases (phase p holds padded columns
+/// p, p + SW, …), each <see cref="Rows"/> × <see cref="Width"/> floats with 16 columns of slack so whole vectors can
+/// be loaded past the last output.
+/// </summary>
+internal readonly record struct PhaseLayout(long Rows, long Width, long PhaseFloats, long Floats)
+{
+    public static PhaseLayout Of(ConvGeometry g)
     {
-        long o = lo;
-        if (stride == 1)
+        long rows = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+        long width = g.OW + (g.KW - 1) * g.DW / g.SW + 1 + 16;
+        long phase = rows * width;
+        return new PhaseLayout(rows, width, phase, phase * g.SW);
+    }
+
+    /// <summary>Writes the phases of one input plane (f32 / bf16 / f16, widened), <paramref name="padding"/> around it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public unsafe void Fill(ManagedIsa isa, void* plane, ElementType type, ConvGeometry g, float* phases, float padding = 0f)
+    {
+        new Span<float>(phases, checked((int)Floats)).Fill(padding);
+        for (long r = 0; r < Rows; r++)
         {
-            if (isa == ManagedIsa.Vector512)
+            long ih = r - g.PH;
+            if (ih < 0 || ih >= g.H) continue;
+            for (long p = 0; p < g.SW; p++)
             {
-                var wv16 = Vector512.Create(wv);
-                for (; o + 16 <= hi; o += 16)
-                    Avx512F.FusedMultiplyAdd(wv16, Vector512.Load(x + o), Vector512.Load(row + o)).Store(row + o);
-            }
-            else if (isa == ManagedIsa.Vector256)
-            {
-                var wv8 = Vector256.Create(wv);
-                for (; o + 8 <= hi; o += 8)
-                    Fma.MultiplyAdd(wv8, Vector256.Load(x + o), Vector256.Load(row + o)).Store(row + o);
+                // Phase column t is padded column t·SW + p, input column t·SW + p − PW.
+                if (g.W - 1 + g.PW - p < 0) continue;
+                long first = (g.PW - p + g.SW - 1) / g.SW; // numerator >= 0: PW >= 0, p < SW
+                long last = Math.Min(Width - 16 - 1, (g.W - 1 + g.PW - p) / g.SW);
+                if (last < first) continue;
+                long iw = first * g.SW + p - g.PW;
+                ManagedConvert.Copy(isa, type, plane, ih * g.W + iw, g.SW, phases + p * PhaseFloats + r * Width + first, (int)(last - first + 1));
             }
         }
-        else if (stride == 2 && isa == ManagedIsa.Vector512)
-        {
-            // Even lanes of two consecutive vectors: x[2o], x[2o+2], ... (the second load ends at x[2o+31] <= x[2(hi-1)+1],
-            // which may be one element past the last tap: only when 2·hi <= row end, checked by o + 16 < hi).
-            var wv16 = Vector512.Create(wv);
-            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            for (; o + 16 < hi; o += 16)
-            {
-                var v = Avx512F.PermuteVar16x32x2(Vector512.Load(x + 2 * o), even, Vector512.Load(x + 2 * o + 16));
-                Avx512F.FusedMultiplyAdd(wv16, v, Vector512.Load(row + o)).Store(row + o);
-            }
-        }
-        for (; o < hi; o++) row[o] = MathF.FusedMultiplyAdd(wv, x[o * stride], row[o]);
     }
 }
 

@@ -16,8 +16,9 @@ public enum ManagedIsa
 }
 
 /// <summary>
-/// The fast managed kernels: MatMul, Gemm and Conv (2-D NCHW) on f32, bf16 and f16 data, replacing the reference
-/// kernels of those ops. 16-bit operands are widened to float32 as they are packed, products accumulate in float32
+/// The fast managed kernels: MatMul, Gemm and Conv (2-D NCHW) on f32, bf16 and f16 data, plus float32 fast paths of
+/// Add / Sub / Mul / Div, Relu, Clip, MaxPool and GlobalAveragePool (bit-exact with the reference kernels), replacing
+/// the reference kernels of those ops. In MatMul / Gemm / Conv, 16-bit operands are widened to float32 as they are packed, products accumulate in float32
 /// (one fused multiply-add per product, in ascending order of the reduction index), and each result is rounded once
 /// to the output type on store. Every configuration the fast paths do not cover (other element types, other ranks,
 /// 1-D / 3-D convolutions, …) runs the reference kernel, so a managed registry supports exactly the ops and nodes
@@ -73,7 +74,12 @@ public static class ManagedKernels
             new ManagedGemmKernel(isa, fallback, n.Attributes.GetFloat("alpha", 1f), n.Attributes.GetFloat("beta", 1f),
                 n.Attributes.GetInt("transA", 0) != 0, n.Attributes.GetInt("transB", 0) != 0)));
         r.Register("Conv", (KernelNode n, out string? reason) => Create(n, out reason, fallback => ManagedConvKernel.Create(isa, fallback, n)));
+        ManagedElementwise.Register(r, isa);
+        ManagedPooling.Register(r, isa);
     }
+
+    /// <summary>The reference kernel for a node (null with the reference's reason when it has none).</summary>
+    internal static IKernel? CreateReference(KernelNode n, out string? reason) => ReferenceRegistry.Value.Create(n, out reason);
 
     /// <summary>
     /// The reference kernel for the node (null with its reason when even the reference cannot run it); the managed

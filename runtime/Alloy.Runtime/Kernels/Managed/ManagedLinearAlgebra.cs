@@ -23,9 +23,9 @@ internal sealed unsafe class FloatOutput : IDisposable
     public float* Data => _tensor.Type == ElementType.Float ? (float*)_tensor.Pointer : _scratch;
 
     /// <summary>Rounds the float32 results into the tensor (once each).</summary>
-    public void Complete()
+    public void Complete(ManagedIsa isa)
     {
-        if (_scratch != null) ManagedConvert.Narrow(_tensor.Type, _scratch, _tensor.Pointer, _tensor.Length);
+        if (_scratch != null) ManagedConvert.Narrow(isa, _tensor.Type, _scratch, _tensor.Pointer, _tensor.Length);
     }
 
     public void Dispose()
@@ -57,7 +57,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         {
             using var output = new FloatOutput(y);
             Compute(context.Threads, a, b, s, output.Data);
-            output.Complete();
+            output.Complete(isa);
         }
         catch
         {
@@ -77,7 +77,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         for (long p = 0; p < batch && foldBatch; p++) foldBatch = s.BBatch[p] == 0 && s.ABatch[p] == p;
         if (foldBatch)
         {
-            Sgemm.Multiply(isa, threads, batch * m, n, k, new StridedMatrix(ad, type, k, 1), new StridedMatrix(bd, type, n, 1), c, n, Epilogue.None);
+            Sgemm.Multiply(isa, threads, batch * m, n, k, new StridedMatrix(isa, ad, type, k, 1), new StridedMatrix(isa, bd, type, n, 1), c, n, Epilogue.None);
             return;
         }
         int elementSize = type == ElementType.Float ? 4 : 2;
@@ -87,8 +87,8 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         nint aBase = (nint)ad, bBase = (nint)bd, cBase = (nint)c;
         Sgemm.ParallelFor(outer, batch, p =>
         {
-            var am = new StridedMatrix((byte*)aBase + aBatch[p] * m * k * elementSize, type, k, 1);
-            var bm = new StridedMatrix((byte*)bBase + bBatch[p] * k * n * elementSize, type, n, 1);
+            var am = new StridedMatrix(isa, (byte*)aBase + aBatch[p] * m * k * elementSize, type, k, 1);
+            var bm = new StridedMatrix(isa, (byte*)bBase + bBatch[p] * k * n * elementSize, type, n, 1);
             Sgemm.Multiply(isa, inner, m, n, k, am, bm, (float*)cBase + p * m * n, n, Epilogue.None);
         });
     }
@@ -123,19 +123,19 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
             rowStride = cm == 1 ? 0 : cn;
             colStride = cn == 1 ? 0 : 1;
         }
-        var av = transA ? new StridedMatrix(a.Pointer, a.Type, 1, m) : new StridedMatrix(a.Pointer, a.Type, k, 1);
-        var bv = transB ? new StridedMatrix(b.Pointer, b.Type, 1, k) : new StridedMatrix(b.Pointer, b.Type, n, 1);
+        var av = transA ? new StridedMatrix(isa, a.Pointer, a.Type, 1, m) : new StridedMatrix(isa, a.Pointer, a.Type, k, 1);
+        var bv = transB ? new StridedMatrix(isa, b.Pointer, b.Type, 1, k) : new StridedMatrix(isa, b.Pointer, b.Type, n, 1);
         var y = Tensor.Create(a.Type, [m, n]);
         try
         {
             using var output = new FloatOutput(y);
-            var bias = c is null ? null : ManagedConvert.ToFloats(c);
+            var bias = c is null ? null : ManagedConvert.ToFloats(isa, c);
             fixed (float* bp = bias)
             {
                 var e = new Epilogue(alpha, beta, bp, rowStride, colStride);
                 Sgemm.Multiply(isa, context.Threads, m, n, k, av, bv, output.Data, n, e);
             }
-            output.Complete();
+            output.Complete(isa);
         }
         catch
         {

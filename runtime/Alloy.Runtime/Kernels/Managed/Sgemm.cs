@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Alloy.Runtime.Kernels.Managed;
 
 /// <summary>
@@ -46,6 +48,12 @@ internal static unsafe class Sgemm
             ApplyEpilogue(e, c, ldc, 0, 0, m, n);
             return;
         }
+        if (m == 1 && b is StridedMatrix bm && bm.RowStride == 1 && bm.Type == ElementType.Float && a.Type == ElementType.Float && n * k < int.MaxValue)
+        {
+            // One row times a transposed B (a classifier's Gemm): dot products straight from B's contiguous rows.
+            RowTimesTransposed(threads, n, k, a, bm, c, e);
+            return;
+        }
         var (mr, nr) = Registers(isa);
         var aT = a.Transposed;
         int kcMax = (int)Math.Min(k, KC);
@@ -69,7 +77,7 @@ internal static unsafe class Sgemm
                     // Pack this K block of B (the column chunk) and of A (all rows).
                     long jcCopy = jc, pcCopy = pc;
                     var bCopy = b;
-                    ParallelFor(workers, panelsB + panelsA, p =>
+                    ParallelFor(workers, panelsB + panelsA, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long p) =>
                     {
                         if (p < panelsB)
                         {
@@ -84,7 +92,7 @@ internal static unsafe class Sgemm
                     });
 
                     long tilesM = (m + MC - 1) / MC, tilesN = (ncur + NT - 1) / NT;
-                    ParallelFor(workers, tilesM * tilesN, t =>
+                    ParallelFor(workers, tilesM * tilesN, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long t) =>
                     {
                         long ti = t / tilesN, tj = t - ti * tilesN;
                         long iEnd = Math.Min(m, (ti + 1) * MC), jEnd = Math.Min(ncur, (tj + 1) * NT);
@@ -111,6 +119,56 @@ internal static unsafe class Sgemm
             ScratchPool.Return(blockA);
             ScratchPool.Return(blockB);
         }
+    }
+
+    /// <summary>
+    /// c[j] = epilogue(Σ_k a[k]·B[k, j]) where column j of B is contiguous (B = Bᵀ stored row-major): eight columns at
+    /// a time, each a sequential chain of fused multiply-adds in ascending k (the same sums as the packed path).
+    /// </summary>
+    private static void RowTimesTransposed(int threads, long n, long k, StridedMatrix a, StridedMatrix b, float* c, Epilogue e)
+    {
+        nint aData = (nint)a.Data, bData = (nint)b.Data, cData = (nint)c;
+        long aStride = a.ColStride, bStride = b.ColStride, blocks = (n + 63) / 64;
+        ParallelFor(n * k < ParallelThreshold ? 1 : threads, blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long block) =>
+        {
+            float* av = (float*)aData;
+            long end = Math.Min(n, (block + 1) * 64);
+            for (long j = block * 64; j < end; j += 8)
+            {
+                int w = (int)Math.Min(8, end - j);
+                float* b0 = (float*)bData + j * bStride;
+                float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+                if (w == 8)
+                {
+                    for (long q = 0; q < k; q++)
+                    {
+                        float x = av[q * aStride];
+                        float* bq = b0 + q;
+                        s0 = MathF.FusedMultiplyAdd(x, bq[0], s0);
+                        s1 = MathF.FusedMultiplyAdd(x, bq[bStride], s1);
+                        s2 = MathF.FusedMultiplyAdd(x, bq[2 * bStride], s2);
+                        s3 = MathF.FusedMultiplyAdd(x, bq[3 * bStride], s3);
+                        s4 = MathF.FusedMultiplyAdd(x, bq[4 * bStride], s4);
+                        s5 = MathF.FusedMultiplyAdd(x, bq[5 * bStride], s5);
+                        s6 = MathF.FusedMultiplyAdd(x, bq[6 * bStride], s6);
+                        s7 = MathF.FusedMultiplyAdd(x, bq[7 * bStride], s7);
+                    }
+                    float* o = (float*)cData + j;
+                    o[0] = s0; o[1] = s1; o[2] = s2; o[3] = s3; o[4] = s4; o[5] = s5; o[6] = s6; o[7] = s7;
+                }
+                else
+                {
+                    for (int t = 0; t < w; t++)
+                    {
+                        float sum = 0;
+                        float* bt = b0 + t * bStride;
+                        for (long q = 0; q < k; q++) sum = MathF.FusedMultiplyAdd(av[q * aStride], bt[q], sum);
+                        ((float*)cData)[j + t] = sum;
+                    }
+                }
+                e.Apply((float*)cData + j, 0, 0, j, 1, w);
+            }
+        });
     }
 
     private static void Micro(ManagedIsa isa, int kc, float* a, float* b, float* c, long ldc, bool load)

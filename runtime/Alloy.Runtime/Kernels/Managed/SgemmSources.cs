@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Alloy.Runtime.Kernels.Managed;
 
@@ -16,18 +18,20 @@ internal unsafe interface IPanelSource
 /// A strided f32 / bf16 / f16 matrix: element (i, j) at <c>Data[i·RowStride + j·ColStride]</c> (strides in
 /// elements; a transposed operand swaps them).
 /// </summary>
-internal readonly unsafe struct StridedMatrix(void* data, ElementType type, long rowStride, long colStride) : IPanelSource
+internal readonly unsafe struct StridedMatrix(ManagedIsa isa, void* data, ElementType type, long rowStride, long colStride) : IPanelSource
 {
+    public readonly ManagedIsa Isa = isa;
     public readonly void* Data = data;
     public readonly ElementType Type = type;
     public readonly long RowStride = rowStride, ColStride = colStride;
 
     /// <summary>The same data seen transposed.</summary>
-    public StridedMatrix Transposed => new(Data, Type, ColStride, RowStride);
+    public StridedMatrix Transposed => new(Isa, Data, Type, ColStride, RowStride);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pack(long k0, int kc, long j0, int width, int panelWidth, float* dst)
     {
-        if (Type == ElementType.Float && ColStride == 1 && width == panelWidth && (panelWidth & 15) == 0 && Vector512.IsHardwareAccelerated)
+        if (Type == ElementType.Float && ColStride == 1 && width == panelWidth && (panelWidth & 15) == 0 && Isa == ManagedIsa.Vector512)
         {
             // The hot case: full panels of a row-major float32 matrix.
             float* s = (float*)Data + k0 * RowStride + j0;
@@ -49,7 +53,7 @@ internal readonly unsafe struct StridedMatrix(void* data, ElementType type, long
             for (int k = 0; k < kc; k++)
             {
                 float* d = dst + (long)k * panelWidth;
-                ManagedConvert.Copy(Type, Data, (k0 + k) * RowStride + j0 * ColStride, ColStride, d, width);
+                ManagedConvert.Copy(Isa, Type, Data, (k0 + k) * RowStride + j0 * ColStride, ColStride, d, width);
                 for (int j = width; j < panelWidth; j++) d[j] = 0;
             }
             return;
@@ -58,7 +62,7 @@ internal readonly unsafe struct StridedMatrix(void* data, ElementType type, long
         float* column = stackalloc float[kc];
         for (int j = 0; j < width; j++)
         {
-            ManagedConvert.Copy(Type, Data, k0 + (j0 + j) * ColStride, 1, column, kc);
+            ManagedConvert.Copy(Isa, Type, Data, k0 + (j0 + j) * ColStride, 1, column, kc);
             for (int k = 0; k < kc; k++) dst[(long)k * panelWidth + j] = column[k];
         }
         for (int k = 0; k < kc; k++)
@@ -73,24 +77,32 @@ internal readonly unsafe struct StridedMatrix(void* data, ElementType type, long
 /// </summary>
 internal readonly unsafe struct Im2ColSource : IPanelSource
 {
+    public readonly ManagedIsa Isa;
     public readonly void* Data;
     public readonly ElementType Type;
     public readonly long Offset;
     public readonly long H, W, KH, KW, SH, SW, DH, DW, PH, PW, OH, OW;
 
-    public Im2ColSource(void* data, ElementType type, long offset, long h, long w, long kh, long kw, long sh, long sw, long dh, long dw, long ph, long pw, long oh, long ow)
+    public Im2ColSource(ManagedIsa isa, void* data, ElementType type, long offset, long h, long w, long kh, long kw, long sh, long sw, long dh, long dw, long ph, long pw, long oh, long ow)
     {
+        Isa = isa;
         Data = data;
         Type = type;
         Offset = offset;
         (H, W, KH, KW, SH, SW, DH, DW, PH, PW, OH, OW) = (h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pack(long k0, int kc, long j0, int width, int panelWidth, float* dst)
     {
-        if (width > MaxPanel)
+        if ((SW == 1 || SW == 2) && panelWidth == 32 && Type == ElementType.Float && Isa == ManagedIsa.Vector512)
         {
-            PackRuns(k0, kc, j0, width, panelWidth, dst);
+            PackUnitStride32(k0, kc, j0, width, dst);
+            return;
+        }
+        if (panelWidth % 8 == 0 && Type == ElementType.Float && Isa >= ManagedIsa.Vector256 && (long)H * W < int.MaxValue / 2)
+        {
+            PackGather(k0, kc, j0, width, panelWidth, dst);
             return;
         }
         // Per column: the input row and column of the tap (kh, kw) = (0, 0) and their flat offset; a tap (kh, kw) of
@@ -141,45 +153,163 @@ internal readonly unsafe struct Im2ColSource : IPanelSource
         }
     }
 
-    /// <summary>Panels wider than this use the run-by-run copy.</summary>
-    private const int MaxPanel = 64;
-
-    /// <summary>Copies each k row as runs of consecutive output columns (one run per output row).</summary>
-    private void PackRuns(long k0, int kc, long j0, int width, int panelWidth, float* dst)
+    /// <summary>
+    /// Float32, column stride 1 or 2, 32-wide panels: the panel's columns fall into segments of one output row each,
+    /// whose taps are consecutive (every other one for stride 2) in the input row; each 16-lane half is assembled from
+    /// one masked load per segment (two masked loads and an even-lane permute for stride 2); lanes outside the segment
+    /// or the input row are not read and stay zero.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackUnitStride32(long k0, int kc, long j0, int width, float* dst)
     {
-        long taps = KH * KW;
-        for (int k = 0; k < kc; k++)
+        const int MaxSegments = 34;
+        int* segOh = stackalloc int[MaxSegments];
+        int* segIw = stackalloc int[MaxSegments];
+        var iwBase = stackalloc Vector512<int>[MaxSegments * 2];
+        var laneMask = stackalloc Vector512<int>[MaxSegments * 2];
+        int segments = 0;
+        long oh = j0 / OW, ow = j0 - oh * OW;
+        var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int j = 0; j < width; segments++)
         {
-            long kk = k0 + k, c = kk / taps, r = kk - c * taps, kh = r / KW, kw = r - kh * KW;
-            float* d = dst + (long)k * panelWidth;
-            long oh = j0 / OW, ow = j0 - oh * OW;
-            int t = 0;
-            while (t < width)
+            int count = (int)Math.Min(OW - ow, width - j);
+            segOh[segments] = (int)oh;
+            // Lane L of the segment reads input column segIw + L·SW (+ kw·DW).
+            segIw[segments] = (int)((ow - j) * SW - PW);
+            for (int half = 0; half < 2; half++)
             {
-                int run = (int)Math.Min(OW - ow, width - t);
-                long ih = oh * SH - PH + kh * DH;
-                if (ih < 0 || ih >= H)
-                {
-                    new Span<float>(d + t, run).Clear();
-                }
-                else
-                {
-                    long iw0 = ow * SW - PW + kw * DW;
-                    // The taps u in [lo, hi) of this run fall inside the row: 0 <= iw0 + u*SW < W.
-                    long lo = iw0 >= 0 ? 0 : (-iw0 + SW - 1) / SW;
-                    long hi = iw0 > W - 1 ? 0 : (W - 1 - iw0) / SW + 1;
-                    lo = Math.Min(lo, run);
-                    hi = Math.Clamp(hi, lo, run);
-                    if (lo > 0) new Span<float>(d + t, (int)lo).Clear();
-                    if (hi > lo)
-                        ManagedConvert.Copy(Type, Data, Offset + (c * H + ih) * W + iw0 + lo * SW, SW, d + t + lo, (int)(hi - lo));
-                    if (run > hi) new Span<float>(d + t + hi, (int)(run - hi)).Clear();
-                }
-                t += run;
-                oh++;
-                ow = 0;
+                var lane = lanes + Vector512.Create(16 * half);
+                // Input column of each lane for the tap kw = 0, and whether the lane belongs to this segment.
+                iwBase[segments * 2 + half] = lane * Vector512.Create((int)SW) + Vector512.Create(segIw[segments]);
+                laneMask[segments * 2 + half] = Vector512.GreaterThanOrEqual(lane, Vector512.Create(j)) & Vector512.LessThan(lane, Vector512.Create(j + count));
             }
-            for (int j = width; j < panelWidth; j++) d[j] = 0;
+            j += count;
+            oh++;
+            ow = 0;
+        }
+        long taps = KH * KW, plane = H * W;
+        long kk = k0, c = kk / taps, r = kk - c * taps, kh = r / KW, kw = r - kh * KW;
+        var wBound = Vector512.Create((uint)W);
+        bool stride2 = SW == 2;
+        for (int k = 0; k < kc; k++, dst += 32)
+        {
+            int dh = (int)(kh * DH), dw = (int)(kw * DW);
+            var dwv = Vector512.Create(dw);
+            float* channel = (float*)Data + Offset + c * plane;
+            var lo = Vector512<float>.Zero;
+            var hi = Vector512<float>.Zero;
+            for (int g = 0; g < segments; g++)
+            {
+                long ih = segOh[g] * SH - PH + dh;
+                if ((ulong)ih >= (ulong)H) continue;
+                var m0 = laneMask[g * 2] & Vector512.LessThan((iwBase[g * 2] + dwv).AsUInt32(), wBound).AsInt32();
+                var m1 = laneMask[g * 2 + 1] & Vector512.LessThan((iwBase[g * 2 + 1] + dwv).AsUInt32(), wBound).AsInt32();
+                if (stride2)
+                {
+                    // Lane L reads row[segIw + 2L + dw]: the even elements of the 64 inputs from there, loaded where
+                    // they lie inside the row, then picked by a two-source permute.
+                    int start = segIw[g] + dw;
+                    float* row = channel + ih * W;
+                    lo = Vector512.ConditionalSelect(m0.AsSingle(), Even(row, start, W), lo);
+                    hi = Vector512.ConditionalSelect(m1.AsSingle(), Even(row, start + 32, W), hi);
+                    continue;
+                }
+                float* b = channel + ih * W + segIw[g] + dw;
+                lo = Avx512F.MaskLoad(b, m0.AsSingle(), lo);
+                hi = Avx512F.MaskLoad(b + 16, m1.AsSingle(), hi);
+            }
+            lo.Store(dst);
+            hi.Store(dst + 16);
+            if (++kw == KW)
+            {
+                kw = 0;
+                if (++kh == KH)
+                {
+                    kh = 0;
+                    c++;
+                }
+            }
+        }
+    }
+
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> Iota = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    /// <summary>row[start + 2L] for L = 0..15; elements outside [0, width) are not read (their lanes hold zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Even(float* row, int start, long width)
+    {
+        var bound = Vector512.Create((uint)width);
+        var first = Vector512.LessThan((Iota + Vector512.Create(start)).AsUInt32(), bound).AsSingle();
+        var second = Vector512.LessThan((Iota + Vector512.Create(start + 16)).AsUInt32(), bound).AsSingle();
+        var a = Avx512F.MaskLoad(row + start, first, Vector512<float>.Zero);
+        var b = Avx512F.MaskLoad(row + start + 16, second, Vector512<float>.Zero);
+        return Avx512F.PermuteVar16x32x2(a, EvenLanes, b);
+    }
+
+    /// <summary>
+    /// Float32, any stride: like <see cref="PackUnitStride32"/>, but each 8-lane group of a segment is one masked AVX2
+    /// gather of <c>row[segIw + L·SW + kw·DW]</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackGather(long k0, int kc, long j0, int width, int panelWidth, float* dst)
+    {
+        int groups = panelWidth / 8;
+        const int MaxSegments = 66;
+        int* segOh = stackalloc int[MaxSegments];
+        var index = stackalloc Vector256<int>[MaxSegments * 8];
+        var laneMask = stackalloc Vector256<int>[MaxSegments * 8];
+        int segments = 0;
+        long oh = j0 / OW, ow = j0 - oh * OW;
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        for (int j = 0; j < width; segments++)
+        {
+            int count = (int)Math.Min(OW - ow, width - j);
+            segOh[segments] = (int)oh;
+            for (int q = 0; q < groups; q++)
+            {
+                var lane = lanes + Vector256.Create(8 * q);
+                // Input column of each lane for the tap kw = 0: (ow + L - j)·SW − PW.
+                index[segments * 8 + q] = (lane - Vector256.Create(j) + Vector256.Create((int)ow)) * Vector256.Create((int)SW) - Vector256.Create((int)PW);
+                laneMask[segments * 8 + q] = Vector256.GreaterThanOrEqual(lane, Vector256.Create(j)) & Vector256.LessThan(lane, Vector256.Create(j + count));
+            }
+            j += count;
+            oh++;
+            ow = 0;
+        }
+        long taps = KH * KW, plane = H * W;
+        long kk = k0, c = kk / taps, r = kk - c * taps, kh = r / KW, kw = r - kh * KW;
+        var wBound = Vector256.Create((uint)W);
+        var acc = stackalloc Vector256<float>[8];
+        for (int k = 0; k < kc; k++, dst += panelWidth)
+        {
+            int dh = (int)(kh * DH), dw = (int)(kw * DW);
+            var dwv = Vector256.Create(dw);
+            float* channel = (float*)Data + Offset + c * plane;
+            for (int q = 0; q < groups; q++) acc[q] = Vector256<float>.Zero;
+            for (int g = 0; g < segments; g++)
+            {
+                long ih = segOh[g] * SH - PH + dh;
+                if ((ulong)ih >= (ulong)H) continue;
+                float* row = channel + ih * W;
+                for (int q = 0; q < groups; q++)
+                {
+                    var iw = index[g * 8 + q] + dwv;
+                    var m = laneMask[g * 8 + q] & Vector256.LessThan(iw.AsUInt32(), wBound).AsInt32();
+                    if (m == Vector256<int>.Zero) continue;
+                    acc[q] = Avx2.GatherMaskVector256(acc[q], row, iw, m.AsSingle(), 4);
+                }
+            }
+            for (int q = 0; q < groups; q++) acc[q].Store(dst + 8 * q);
+            if (++kw == KW)
+            {
+                kw = 0;
+                if (++kh == KH)
+                {
+                    kh = 0;
+                    c++;
+                }
+            }
         }
     }
 }
@@ -202,6 +332,7 @@ internal readonly unsafe struct Epilogue(float alpha, float beta, float* bias, l
     public bool IsIdentity => Alpha == 1 && Bias == null;
 
     /// <summary>Applies the epilogue to the block rows [i0, i0+rows) × columns [j0, j0+cols) stored at <paramref name="c"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(float* c, long ldc, long i0, long j0, int rows, int cols)
     {
         if (IsIdentity) return;

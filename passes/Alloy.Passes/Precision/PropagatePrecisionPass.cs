@@ -1,0 +1,290 @@
+using Alloy.IR;
+using Alloy.Pipeline;
+using static Alloy.Passes.Precision.PrecisionAnnotations;
+
+namespace Alloy.Passes.Precision;
+
+/// <summary>
+/// <c>propagate-bf16</c> / <c>propagate-fp16</c>: from the colors mark-* painted, decides every float node's
+/// precision in TensorFlow's order — (1) deny propagates forward through infer nodes and through clear nodes that
+/// lead to deny/infer nodes; (2) infer/clear nodes both downstream and upstream of allow nodes become allow;
+/// (3) allow flows through clear nodes; then (4) a depth-first walk from each allow node over its producers makes
+/// a producer low precision wherever it can run low and that adds no Cast (Intel Neural Compressor's BF16
+/// conversion, with the cast count as the test). Infer/clear nodes after the last allow op stay FP32 unless
+/// <c>low-tail=true</c>. Writes <c>prec</c> on every painted node, <c>acc = f32</c> on low nodes that accumulate,
+/// and <c>why</c>. If/Loop/Scan are single units: their results, body outputs and Loop/Scan body inputs share
+/// the node's <c>prec</c>. Only annotates; insert-casts changes types.
+/// </summary>
+public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = false) : IPass
+{
+    public PrecisionPolicy Policy { get; } = PrecisionPolicy.For(lowType);
+
+    /// <summary>Run the infer/clear nodes after the last allow op in low precision too (<c>low-tail</c>).</summary>
+    public bool LowTail { get; } = lowTail;
+
+    public string Id => "propagate-" + Policy.LowName;
+
+    public string Description => $"decide each painted node's precision ({Policy.LowName} or fp32) by deny propagation, allow propagation and a cast-minimizing walk over producers";
+
+    public void Run(Model model, PassContext context)
+    {
+        var lowStat = context.Statistic("low-precision", $"float nodes set to {Policy.LowName}");
+        var fp32Stat = context.Statistic("fp32", "float nodes kept fp32");
+        var byReason = new Dictionary<string, Statistic>();
+        foreach (var (why, text) in ReasonStatistics)
+            byReason[why] = context.Statistic((why is Why.AllowList or Why.BetweenAllow or Why.ClearFlow or Why.DfsProducer or Why.LowTail ? "low-" : "fp32-") + why.Replace('_', '-'), text);
+        var castsStat = context.Statistic("casts-needed", "Casts the decided precisions need (one per float value read in another precision than it is produced in; constants are free)");
+
+        var facts = new FloatFacts(model, Policy.LowType);
+        var graph = new PrecisionGraph(facts);
+        if (graph.Count == 0)
+        {
+            if (facts.AllNodes.Any(facts.IsFloatNode))
+                context.Warn(null, $"no node carries a color: run mark-{Policy.LowName} before {Id}");
+            return;
+        }
+        var decision = Decide(graph, context);
+
+        for (int i = 0; i < graph.Count; i++)
+        {
+            var node = graph.Nodes[i];
+            bool low = decision.Low[i];
+            var prec = low ? Policy.LowName : Fp32;
+            var why = decision.Why[i];
+            bool changed = false;
+            if (PrecisionOf(node) != prec) { node.Annotate(PrecisionAnnotations.Precision, prec); changed = true; }
+            if (!ReferenceEquals(graph.Reasons[i], why) && graph.Reasons[i] != why) { node.Annotate(Reason, why); changed = true; }
+            if (low && Policy.AccumulatesInF32(node))
+            {
+                if (!node.Annotations.TryGetValue(Accumulation, out var acc) || acc != AccF32) { node.Annotate(Accumulation, AccF32); changed = true; }
+            }
+            else changed |= node.RemoveAnnotation(Accumulation);
+            if (changed) context.MarkChanged();
+            (low ? lowStat : fp32Stat).Add();
+            if (byReason.TryGetValue(why, out var s)) s.Add();
+        }
+        castsStat.Add(graph.TotalCasts(decision.Low));
+    }
+
+    private static readonly (string Why, string Text)[] ReasonStatistics =
+    [
+        (Why.AllowList, "nodes low because they are allow (list or override)"),
+        (Why.BetweenAllow, "infer/clear nodes low because they lie between allow nodes"),
+        (Why.ClearFlow, "clear nodes low because allow flows through clear nodes"),
+        (Why.DfsProducer, "producers made low by the depth-first walk (no Cast added)"),
+        (Why.LowTail, "tail nodes made low because low-tail=true"),
+        (Why.DenyList, "nodes fp32 because their op is on the deny list"),
+        (Why.DenyPropagation, "infer/clear nodes fp32 because deny propagated to them"),
+        (Why.Unlisted, "nodes fp32 because their op is on no list"),
+        (Why.SchemaFp32, "nodes fp32 because their type is schema-fixed or they compute shapes"),
+        (Why.OverrideOp, "nodes fp32 by an op-type override"),
+        (Why.OverrideName, "nodes fp32 by a node-name override"),
+        (Why.RangeFp16Overflow, "nodes fp32 because a value exceeds the fp16 safe range"),
+        (Why.RangeBf16Integer, "nodes fp32 because an integer-valued tensor exceeds 256 (bf16)"),
+        (Why.RangeFp16Integer, "nodes fp32 because an integer-valued tensor exceeds 2048 (fp16)"),
+        (Why.NoKernel, "allow-list nodes fp32 because the target lacks the kernel and no neighbour pulled them low"),
+        (Why.Fp32Tail, "infer/clear nodes fp32 because they come after the last allow op"),
+        (Why.InferList, "infer nodes fp32 because no low-precision neighbours pulled them in"),
+        (Why.ClearList, "clear nodes fp32 because no low-precision neighbours pulled them in"),
+    ];
+
+    /// <summary>The traversal stack, reused by every walk of one run (a pass instance runs one model at a time).</summary>
+    private readonly Stack<int> _stack = new();
+
+    /// <summary>The decided precision and reason of every node of a precision graph.</summary>
+    internal sealed record Decision(bool[] Low, string[] Why);
+
+    private enum Paint : byte { Allow, Infer, Clear, Deny }
+
+    private Decision Decide(PrecisionGraph g, PassContext context)
+    {
+        int n = g.Count;
+        var paint = new Paint[n];
+        var why = new string[n];
+        var low = new bool[n];
+        var deny = new bool[n];
+        var propagatesDeny = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            why[i] = g.Reasons[i] ?? Why.DenyList;
+            paint[i] = g.Colors[i] switch
+            {
+                PrecisionAnnotations.Allow => Paint.Allow,
+                PrecisionAnnotations.Infer => Paint.Infer,
+                PrecisionAnnotations.Clear => Paint.Clear,
+                _ => Paint.Deny,
+            };
+            low[i] = paint[i] == Paint.Allow;
+            deny[i] = paint[i] == Paint.Deny;
+            propagatesDeny[i] = deny[i] && why[i] is Why.DenyList or Why.OverrideOp or Why.OverrideName
+                or Why.RangeFp16Overflow or Why.RangeBf16Integer or Why.RangeFp16Integer;
+        }
+        bool InferOrClear(int i) => paint[i] is Paint.Infer or Paint.Clear;
+
+        // (1) Deny propagates forward through infer nodes and through clear nodes upstream of deny/infer nodes.
+        var upstreamOfDenyOrInfer = new bool[n];
+        for (int root = 0; root < n; root++)
+        {
+            if (!(propagatesDeny[root] || paint[root] == Paint.Infer)) continue;
+            Dfs(root, g.Producers, upstreamOfDenyOrInfer, i => i == root || (!upstreamOfDenyOrInfer[i] && paint[i] == Paint.Clear), _ => { });
+        }
+        var denied = new bool[n];
+        for (int root = 0; root < n; root++)
+        {
+            if (!propagatesDeny[root] || denied[root]) continue;
+            Dfs(root, g.Consumers, denied, i => i == root || (!deny[i] && upstreamOfDenyOrInfer[i]), i =>
+            {
+                if (deny[i]) return;
+                deny[i] = true;
+                why[i] = Why.DenyPropagation;
+            });
+        }
+        context.ThrowIfCancelled();
+
+        // The tail: nodes downstream of an allow node from which no allow node is reachable.
+        var downstreamOfAllow = new bool[n];
+        var upstreamOfAllow = new bool[n];
+        for (int root = 0; root < n; root++)
+        {
+            if (paint[root] != Paint.Allow) continue;
+            if (!downstreamOfAllow[root]) Dfs(root, g.Consumers, downstreamOfAllow, i => i == root || !downstreamOfAllow[i], _ => { });
+            if (!upstreamOfAllow[root]) Dfs(root, g.Producers, upstreamOfAllow, i => i == root || !upstreamOfAllow[i], _ => { });
+        }
+        var tail = new bool[n];
+        // Shape/Size read only metadata: they follow their operand and are never held back as tail.
+        for (int i = 0; i < n; i++) tail[i] = downstreamOfAllow[i] && !upstreamOfAllow[i] && !PrecisionPolicy.ReadsOnlyShape(g.Nodes[i]);
+
+        // (2) Infer/clear nodes both downstream and upstream of allow nodes become allow.
+        var downstream = new bool[n];
+        for (int root = 0; root < n; root++)
+        {
+            if (paint[root] != Paint.Allow) continue;
+            Dfs(root, g.Consumers, downstream, i => i == root || (!downstream[i] && !low[i] && !deny[i] && InferOrClear(i)), _ => { });
+        }
+        var upstream = new bool[n];
+        for (int root = 0; root < n; root++)
+        {
+            if (paint[root] != Paint.Allow || upstream[root]) continue;
+            Dfs(root, g.Producers, upstream, i => i == root || (!upstream[i] && downstream[i] && !low[i]), i =>
+            {
+                if (low[i]) return;
+                low[i] = true;
+                why[i] = Why.BetweenAllow;
+            });
+        }
+
+        // (2b) low-tail: the tail joins the low-precision region where deny does not block it.
+        if (LowTail)
+        {
+            var seen = new bool[n];
+            for (int root = 0; root < n; root++)
+            {
+                if (!low[root] || seen[root]) continue;
+                Dfs(root, g.Consumers, seen, i => i == root || (!seen[i] && tail[i] && !low[i] && !deny[i] && InferOrClear(i)), i =>
+                {
+                    if (low[i]) return;
+                    low[i] = true;
+                    why[i] = Why.LowTail;
+                });
+            }
+        }
+
+        // (3) Allow flows through clear nodes, in both directions.
+        var clearSeen = new bool[n];
+        for (int root = 0; root < n; root++)
+        {
+            if (!low[root] || clearSeen[root]) continue;
+            DfsBoth(root, g, clearSeen, i => i == root || (!clearSeen[i] && !low[i] && !deny[i] && paint[i] == Paint.Clear && (LowTail || !tail[i])), i =>
+            {
+                if (low[i]) return;
+                low[i] = true;
+                why[i] = Why.ClearFlow;
+            });
+        }
+        context.ThrowIfCancelled();
+
+        // (4) Depth-first over producers of low nodes: a producer that can run low does when that removes Casts,
+        // or keeps their number and every reader of its results runs low (no FP32 reader sees a rounded value).
+        var walked = new bool[n];
+        var stack = _stack;
+        stack.Clear();
+        for (int root = 0; root < n; root++)
+        {
+            if (!low[root] || walked[root]) continue;
+            walked[root] = true;
+            stack.Push(root);
+            while (stack.Count > 0)
+            {
+                int cur = stack.Pop();
+                foreach (var p in g.Producers.Of(cur))
+                {
+                    if (low[p])
+                    {
+                        if (!walked[p]) { walked[p] = true; stack.Push(p); }
+                        continue;
+                    }
+                    if (deny[p] || !InferOrClear(p) || (tail[p] && !LowTail)) continue;
+                    int before = g.CastsAround(p, low);
+                    low[p] = true;
+                    int after = g.CastsAround(p, low);
+                    if (after > before || (after == before && !g.AllReadersLow(p, low)))
+                    {
+                        low[p] = false;
+                        continue;
+                    }
+                    why[p] = Why.DfsProducer;
+                    walked[p] = true;
+                    stack.Push(p);
+                }
+            }
+        }
+
+        // The tail rule explains the infer/clear nodes it kept FP32.
+        if (!LowTail)
+            for (int i = 0; i < n; i++)
+                if (tail[i] && !low[i] && !deny[i] && InferOrClear(i)) why[i] = Why.Fp32Tail;
+        return new Decision(low, why);
+    }
+
+    /// <summary>Iterative depth-first traversal from <paramref name="root"/> over <paramref name="edges"/>, entering nodes <paramref name="enter"/> accepts (marking them in <paramref name="seen"/>) and calling <paramref name="visit"/> on each.</summary>
+    private void Dfs(int root, Adjacency edges, bool[] seen, Func<int, bool> enter, Action<int> visit)
+    {
+        var stack = _stack;
+        stack.Clear();
+        seen[root] = true;
+        visit(root);
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            int cur = stack.Pop();
+            foreach (var next in edges.Of(cur))
+            {
+                if (next == root || seen[next] || !enter(next)) continue;
+                seen[next] = true;
+                visit(next);
+                stack.Push(next);
+            }
+        }
+    }
+
+    private void DfsBoth(int root, PrecisionGraph g, bool[] seen, Func<int, bool> enter, Action<int> visit)
+    {
+        var stack = _stack;
+        stack.Clear();
+        seen[root] = true;
+        visit(root);
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            int cur = stack.Pop();
+            for (int side = 0; side < 2; side++)
+                foreach (var next in (side == 0 ? g.Producers : g.Consumers).Of(cur))
+                {
+                    if (next == root || seen[next] || !enter(next)) continue;
+                    seen[next] = true;
+                    visit(next);
+                    stack.Push(next);
+                }
+        }
+    }
+}

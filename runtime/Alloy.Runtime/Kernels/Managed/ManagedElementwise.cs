@@ -1,0 +1,263 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Alloy.Runtime.Kernels.Managed;
+
+/// <summary>
+/// Float32 fast paths of the element-wise ops that dominate CNN and transformer graphs. They give exactly the
+/// reference results (a float32 add / sub / mul / div rounds exactly as the reference's double result rounded once;
+/// Relu and Clip select values), so they are bit-exact with the reference kernels. Anything else — other types,
+/// broadcasts other than "same shape", "one operand is a scalar", "the smaller operand matches the trailing dims"
+/// or "the smaller operand matches the leading dims, 1 after them", legacy (opset &lt; 7) broadcasting — runs the
+/// reference kernel.
+/// </summary>
+internal static class ManagedElementwise
+{
+    public enum BinaryOp { Add, Sub, Mul, Div }
+
+    public static void Register(KernelRegistry r, ManagedIsa isa)
+    {
+        foreach (var (name, op) in new[] { ("Add", BinaryOp.Add), ("Sub", BinaryOp.Sub), ("Mul", BinaryOp.Mul), ("Div", BinaryOp.Div) })
+            r.Register(name, (KernelNode n, out string? reason) =>
+            {
+                var fallback = ManagedKernels.CreateReference(n, out reason);
+                if (fallback is null || !AllFloat32OrUnknown(n) || (n.Opset is > 0 and < 7 && n.Attributes.GetInt("broadcast", 0) != 0)) return fallback;
+                return new BinaryKernel(isa, op, fallback);
+            });
+        r.Register("Relu", (KernelNode n, out string? reason) =>
+        {
+            var fallback = ManagedKernels.CreateReference(n, out reason);
+            return fallback is null || !AllFloat32OrUnknown(n) ? fallback : new ClipKernel(isa, fallback, relu: true, boundsAsInputs: false, 0, 0);
+        });
+        r.Register("Clip", (KernelNode n, out string? reason) =>
+        {
+            var fallback = ManagedKernels.CreateReference(n, out reason);
+            if (fallback is null || !AllFloat32OrUnknown(n)) return fallback;
+            bool inputs = !(n.Opset is > 0 and < 11);
+            return new ClipKernel(isa, fallback, relu: false, inputs, n.Attributes.GetFloat("min", float.MinValue), n.Attributes.GetFloat("max", float.MaxValue));
+        });
+    }
+
+    private static bool AllFloat32OrUnknown(KernelNode n)
+    {
+        foreach (var t in n.InputTypes)
+            if (t is { } type && type != ElementType.Float) return false;
+        return true;
+    }
+
+    /// <summary>Add / Sub / Mul / Div on float32 with the simple broadcasts.</summary>
+    private sealed unsafe class BinaryKernel(ManagedIsa isa, BinaryOp op, IKernel fallback) : IKernel
+    {
+        public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+        {
+            if (inputs.Length != 2 || inputs[0] is not { Type: ElementType.Float } a || inputs[1] is not { Type: ElementType.Float } b
+                || !Plan(a.Shape, b.Shape, out var shape, out var pattern, out long inner))
+            {
+                fallback.Run(context, inputs, outputs);
+                return;
+            }
+            var y = Tensor.Create(ElementType.Float, shape);
+            float* pa = (float*)a.Pointer, pb = (float*)b.Pointer, py = (float*)y.Pointer;
+            long n = y.Length;
+            switch (pattern)
+            {
+                case Pattern.Same:
+                    Apply(isa, op, pa, pb, py, n, 1, 1);
+                    break;
+                case Pattern.ScalarB:
+                    ApplyScalar(isa, op, pa, pb[0], py, n, scalarFirst: false);
+                    break;
+                case Pattern.ScalarA:
+                    ApplyScalar(isa, op, pb, pa[0], py, n, scalarFirst: true);
+                    break;
+                case Pattern.SuffixB:
+                    for (long o = 0; o < n; o += inner) Apply(isa, op, pa + o, pb, py + o, inner, 1, 1);
+                    break;
+                case Pattern.SuffixA:
+                    for (long o = 0; o < n; o += inner) Apply(isa, op, pa, pb + o, py + o, inner, 1, 1);
+                    break;
+                case Pattern.PrefixB:
+                    for (long o = 0, i = 0; o < n; o += inner, i++) ApplyScalar(isa, op, pa + o, pb[i], py + o, inner, scalarFirst: false);
+                    break;
+                case Pattern.PrefixA:
+                    for (long o = 0, i = 0; o < n; o += inner, i++) ApplyScalar(isa, op, pb + o, pa[i], py + o, inner, scalarFirst: true);
+                    break;
+            }
+            outputs[0] = y;
+        }
+
+        private enum Pattern { Same, ScalarA, ScalarB, SuffixA, SuffixB, PrefixA, PrefixB }
+
+        /// <summary>
+        /// Which simple broadcast relates the shapes, the output shape, and for the suffix / prefix forms the block
+        /// length (the small operand's element count, resp. the element count of the dims after the matching ones).
+        /// </summary>
+        private static bool Plan(long[] a, long[] b, out long[] shape, out Pattern pattern, out long inner)
+        {
+            shape = a;
+            pattern = Pattern.Same;
+            inner = 1;
+            long la = Count(a), lb = Count(b);
+            if (a.Length == b.Length && a.AsSpan().SequenceEqual(b)) return true;
+            if (lb == 1 && b.Length <= a.Length) { pattern = Pattern.ScalarB; return true; }
+            if (la == 1 && a.Length <= b.Length) { shape = b; pattern = Pattern.ScalarA; return true; }
+            if (Fits(b, a, out bool suffix, out inner)) { pattern = suffix ? Pattern.SuffixB : Pattern.PrefixB; return true; }
+            if (Fits(a, b, out suffix, out inner)) { shape = b; pattern = suffix ? Pattern.SuffixA : Pattern.PrefixA; return true; }
+            return false;
+        }
+
+        /// <summary>
+        /// Whether <paramref name="small"/> broadcasts into <paramref name="big"/> (rank not above it) as its trailing
+        /// dims (leading 1s aside) or as its leading dims followed by 1s.
+        /// </summary>
+        private static bool Fits(long[] small, long[] big, out bool suffix, out long inner)
+        {
+            suffix = false;
+            inner = 1;
+            if (small.Length > big.Length || Count(big) == 0 || Count(small) == 0) return false;
+            // small right-aligned to big's rank, with leading 1s.
+            var padded = new long[big.Length];
+            Array.Fill(padded, 1L);
+            small.CopyTo(padded, big.Length - small.Length);
+            // Suffix: 1, ..., 1, then big's dims.
+            int first = 0;
+            while (first < padded.Length && padded[first] == 1) first++;
+            bool match = true;
+            for (int i = first; i < padded.Length; i++) match &= padded[i] == big[i];
+            if (match)
+            {
+                suffix = true;
+                inner = Count(small);
+                return true;
+            }
+            // Prefix: big's dims, then 1, ..., 1.
+            int last = padded.Length;
+            while (last > 0 && padded[last - 1] == 1) last--;
+            for (int i = 0; i < last; i++)
+                if (padded[i] != big[i]) return false;
+            for (int i = last; i < big.Length; i++) inner *= big[i];
+            return true;
+        }
+
+        private static long Count(long[] s)
+        {
+            long c = 1;
+            foreach (var d in s) c *= d;
+            return c;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Apply(ManagedIsa isa, BinaryOp op, float* a, float* b, float* y, long n, long sa, long sb)
+    {
+        long i = 0;
+        if (isa == ManagedIsa.Vector512)
+            for (; i + 16 <= n; i += 16)
+                Op(op, Vector512.Load(a + i), Vector512.Load(b + i)).Store(y + i);
+        else if (isa == ManagedIsa.Vector256)
+            for (; i + 8 <= n; i += 8)
+                Op(op, Vector256.Load(a + i), Vector256.Load(b + i)).Store(y + i);
+        for (; i < n; i++) y[i] = Op(op, a[i], b[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ApplyScalar(ManagedIsa isa, BinaryOp op, float* x, float s, float* y, long n, bool scalarFirst)
+    {
+        long i = 0;
+        if (isa == ManagedIsa.Vector512)
+        {
+            var sv = Vector512.Create(s);
+            for (; i + 16 <= n; i += 16)
+                (scalarFirst ? Op(op, sv, Vector512.Load(x + i)) : Op(op, Vector512.Load(x + i), sv)).Store(y + i);
+        }
+        else if (isa == ManagedIsa.Vector256)
+        {
+            var sv = Vector256.Create(s);
+            for (; i + 8 <= n; i += 8)
+                (scalarFirst ? Op(op, sv, Vector256.Load(x + i)) : Op(op, Vector256.Load(x + i), sv)).Store(y + i);
+        }
+        for (; i < n; i++) y[i] = scalarFirst ? Op(op, s, x[i]) : Op(op, x[i], s);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Op(BinaryOp op, Vector512<float> a, Vector512<float> b) => op switch
+    {
+        BinaryOp.Add => a + b,
+        BinaryOp.Sub => a - b,
+        BinaryOp.Mul => a * b,
+        _ => a / b,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Op(BinaryOp op, Vector256<float> a, Vector256<float> b) => op switch
+    {
+        BinaryOp.Add => a + b,
+        BinaryOp.Sub => a - b,
+        BinaryOp.Mul => a * b,
+        _ => a / b,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Op(BinaryOp op, float a, float b) => op switch
+    {
+        BinaryOp.Add => a + b,
+        BinaryOp.Sub => a - b,
+        BinaryOp.Mul => a * b,
+        _ => a / b,
+    };
+
+    /// <summary>
+    /// Relu (max(x, 0)) and Clip (min(max(x, lo), hi)) on float32, with the reference's IEEE maximum / minimum: NaN
+    /// stays NaN, +0 is above −0.
+    /// </summary>
+    private sealed unsafe class ClipKernel(ManagedIsa isa, IKernel fallback, bool relu, bool boundsAsInputs, float minAttribute, float maxAttribute) : IKernel
+    {
+        public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+        {
+            if (inputs.Length < 1 || inputs[0] is not { Type: ElementType.Float } x)
+            {
+                fallback.Run(context, inputs, outputs);
+                return;
+            }
+            float lo, hi;
+            if (relu)
+                (lo, hi) = (0f, float.PositiveInfinity);
+            else if (!boundsAsInputs)
+                (lo, hi) = (minAttribute, maxAttribute);
+            else
+            {
+                var min = inputs.Length > 1 ? inputs[1] : null;
+                var max = inputs.Length > 2 ? inputs[2] : null;
+                if (min is { Type: not ElementType.Float } or { Length: not 1 } || max is { Type: not ElementType.Float } or { Length: not 1 })
+                {
+                    fallback.Run(context, inputs, outputs);
+                    return;
+                }
+                lo = min is null ? float.NegativeInfinity : ((float*)min.Pointer)[0];
+                hi = max is null ? float.PositiveInfinity : ((float*)max.Pointer)[0];
+            }
+            var y = Tensor.Create(ElementType.Float, x.Shape);
+            Clip(isa, (float*)x.Pointer, (float*)y.Pointer, x.Length, lo, hi);
+            outputs[0] = y;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Clip(ManagedIsa isa, float* x, float* y, long n, float lo, float hi)
+        {
+            long i = 0;
+            if (isa == ManagedIsa.Vector512)
+            {
+                var l = Vector512.Create(lo);
+                var h = Vector512.Create(hi);
+                for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.Load(x + i), l), h).Store(y + i);
+            }
+            else if (isa == ManagedIsa.Vector256)
+            {
+                var l = Vector256.Create(lo);
+                var h = Vector256.Create(hi);
+                for (; i + 8 <= n; i += 8) Vector256.Min(Vector256.Max(Vector256.Load(x + i), l), h).Store(y + i);
+            }
+            for (; i < n; i++) y[i] = MathF.Min(MathF.Max(x[i], lo), hi);
+        }
+    }
+}
