@@ -10,7 +10,8 @@ namespace Alloy.Onnx;
 /// Writes the IR straight to the ONNX protobuf wire format, with no intermediate <c>ModelProto</c> objects. The bytes
 /// are those Google.Protobuf writes for the equivalent generated messages: fields in field-number order, the
 /// same presence rules and encodings (field numbers come from the generated classes, so the schema stays the
-/// only source of truth).
+/// only source of truth). One walk routine (<see cref="OnnxWireImage"/>) runs twice over a <see cref="ProtoEmitter"/>:
+/// a sizing pass that records every nested message's length, then a writing pass that consumes them.
 /// </summary>
 public static class OnnxWireWriter
 {
@@ -224,19 +225,21 @@ internal sealed class OnnxWireImage : IDisposable
         e.BeginMessage(field);
         var outputs = Items(g.Outputs);
         HashSet<Value>? outputSet = outputs.Length > 16 ? [.. outputs] : null;
-        // Results that get a value_info record, gathered while each node is at hand: on large graphs the walk is
-        // bound by memory latency, so each pass visits the nodes once.
-        var described = ArrayPool<Value>.Shared.Rent(Math.Max(16, g.NodeCount));
-        int count = 0;
+        // value_info records follow the nodes, initializers, inputs and outputs, but each is produced into a
+        // deferred section while its node is at hand: on large graphs the walk is bound by memory latency.
+        e.OpenSection();
         for (var n = g.FirstNode; n is not null; n = n.Next)
         {
             Node(GraphProto.NodeFieldNumber, n);
+            bool filling = false;
             foreach (var r in Items(n.Outputs))
             {
                 if (r.Type is null || r.Name.Length == 0 || (outputSet?.Contains(r) ?? outputs.Contains(r))) continue;
-                if (count == described.Length) Grow(ref described);
-                described[count++] = r;
+                if (!filling) e.BeginSection();
+                filling = true;
+                ValueInfo(GraphProto.ValueInfoFieldNumber, r);
             }
+            if (filling) e.EndSection();
         }
         e.String(GraphProto.NameFieldNumber, g.Name);
         foreach (var v in Items(g.Constants))
@@ -244,9 +247,7 @@ internal sealed class OnnxWireImage : IDisposable
         if (g.DocString is not null) e.String(GraphProto.DocStringFieldNumber, g.DocString);
         foreach (var v in Items(g.Inputs)) ValueInfo(GraphProto.InputFieldNumber, v);
         foreach (var v in outputs) ValueInfo(GraphProto.OutputFieldNumber, v);
-        for (int i = 0; i < count; i++) ValueInfo(GraphProto.ValueInfoFieldNumber, described[i]);
-        Array.Clear(described, 0, count);
-        ArrayPool<Value>.Shared.Return(described);
+        e.CloseSection();
         foreach (var qa in g.QuantizationAnnotations)
         {
             e.BeginMessage(GraphProto.QuantizationAnnotationFieldNumber);
@@ -258,14 +259,6 @@ internal sealed class OnnxWireImage : IDisposable
             if (v.SparseConstant is { } sc) Sparse(GraphProto.SparseInitializerFieldNumber, sc, v.Name);
         Entries(GraphProto.MetadataPropsFieldNumber, g.Metadata);
         e.EndMessage();
-    }
-
-    private static void Grow(ref Value[] buffer)
-    {
-        var bigger = ArrayPool<Value>.Shared.Rent(buffer.Length * 2);
-        buffer.CopyTo(bigger, 0);
-        ArrayPool<Value>.Shared.Return(buffer, clearArray: true);
-        buffer = bigger;
     }
 
     // The items of the IR's lists (List<T> behind IReadOnlyList<T>) without an interface call per item.

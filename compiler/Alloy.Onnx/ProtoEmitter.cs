@@ -13,8 +13,11 @@ namespace Alloy.Onnx;
 /// <item><b>Sizing</b> adds up byte counts and records the length of every nested message in pre-order
 /// (the order <see cref="BeginMessage"/> is called).</item>
 /// <item><b>Writing</b> emits the bytes, taking each nested message's length prefix from that record, so no
-/// length is computed twice and nothing is buffered per message.</item>
+/// length is computed twice and no message is built in memory.</item>
 /// </list>
+/// The output is either one buffer of exactly the counted size or a window that drains into a stream. A
+/// <i>deferred section</i> lets the walk produce records before their place in the output (they are kept in a
+/// side buffer until placed).
 /// Encodings follow Google.Protobuf: varint tags, int32/enum values sign-extended to 64 bits, floats as
 /// little-endian fixed32, strings as UTF-8 (<see cref="Encoding.UTF8"/>).
 /// </summary>
@@ -41,12 +44,22 @@ internal sealed class ProtoEmitter : IDisposable
     private int[] _openIndex = new int[16];
     private int _depth;
 
-    // Writing state.
+    // Writing state: the output buffer (the whole output, or a window that drains into the sink).
     private byte[] _buf = [];
     private int _pos;
     private Stream? _sink;
     private long _flushed;
     private int _cursor;
+
+    // Deferred sections (innermost last), and the main output saved while one is being filled.
+    private long[] _sectionSize = new long[4];
+    private byte[]?[] _sectionBuf = new byte[]?[4];
+    private int[] _sectionLength = new int[4];
+    private int _sections;
+    private bool _inSection;
+    private long _mainSize;
+    private byte[] _mainBuf = [];
+    private int _mainPos;
 
     /// <summary>True in the sizing pass.</summary>
     public bool IsSizing => _sizing;
@@ -62,7 +75,7 @@ internal sealed class ProtoEmitter : IDisposable
     public void StartWriting(byte[] buffer, Stream? sink)
     {
         if (!_sizing) throw new InvalidOperationException("the writing pass has already started");
-        if (_depth != 0) throw new InvalidOperationException("the sizing pass left a message open");
+        if (_depth != 0 || _sections != 0 || _inSection) throw new InvalidOperationException("the sizing pass left a message or section open");
         _sizing = false;
         _buf = buffer;
         _pos = 0;
@@ -75,6 +88,7 @@ internal sealed class ProtoEmitter : IDisposable
     public void FinishWriting()
     {
         if (_sink is not null) Flush();
+        if (_sections != 0 || _inSection) throw new InvalidOperationException("the writing pass left a deferred section open");
         if (_cursor != _count || Written != _size)
             throw new InvalidOperationException(
                 $"the writing pass does not match the sizing pass: {Written} of {_size} bytes, {_cursor} of {_count} message lengths");
@@ -86,6 +100,87 @@ internal sealed class ProtoEmitter : IDisposable
     {
         if (_lengths.Length > 0) ArrayPool<int>.Shared.Return(_lengths);
         _lengths = [];
+        if (_inSection) EndSection();
+        while (_sections > 0)
+        {
+            if (_sectionBuf[--_sections] is { } b) ArrayPool<byte>.Shared.Return(b);
+            _sectionBuf[_sections] = null;
+        }
+    }
+
+    // ---- deferred sections ----
+    // Bytes produced now but placed later, such as a graph's value_info records, which come after its nodes,
+    // initializers, inputs and outputs but are best produced while each node's results are at hand. Both passes
+    // make the same calls, so the message lengths recorded inside a section are consumed in the same order.
+
+    /// <summary>Starts a section (nested in any open one); fill it between <see cref="BeginSection"/> and
+    /// <see cref="EndSection"/>, place it with <see cref="CloseSection"/>.</summary>
+    public void OpenSection()
+    {
+        if (_sections == _sectionSize.Length)
+        {
+            Array.Resize(ref _sectionSize, _sections * 2);
+            Array.Resize(ref _sectionBuf, _sections * 2);
+            Array.Resize(ref _sectionLength, _sections * 2);
+        }
+        _sectionSize[_sections] = 0;
+        _sectionBuf[_sections] = null;
+        _sectionLength[_sections] = 0;
+        _sections++;
+    }
+
+    /// <summary>Sends what follows to the innermost open section.</summary>
+    public void BeginSection()
+    {
+        if (_inSection || _sections == 0) throw new InvalidOperationException("no section to fill, or one is being filled");
+        _inSection = true;
+        int s = _sections - 1;
+        if (_sizing)
+        {
+            _mainSize = _size;
+            _size = _sectionSize[s];
+            return;
+        }
+        _mainBuf = _buf;
+        _mainPos = _pos;
+        _buf = _sectionBuf[s] ??= ArrayPool<byte>.Shared.Rent(1 << 12);
+        _pos = _sectionLength[s];
+    }
+
+    /// <summary>Returns to the main output.</summary>
+    public void EndSection()
+    {
+        _inSection = false;
+        int s = _sections - 1;
+        if (_sizing)
+        {
+            _sectionSize[s] = _size;
+            _size = _mainSize;
+            return;
+        }
+        _sectionBuf[s] = _buf;
+        _sectionLength[s] = _pos;
+        _buf = _mainBuf;
+        _pos = _mainPos;
+        _mainBuf = [];
+    }
+
+    /// <summary>Places the innermost section's content here and discards the section.</summary>
+    public void CloseSection()
+    {
+        if (_inSection || _sections == 0) throw new InvalidOperationException("no section to close, or one is being filled");
+        int s = --_sections;
+        if (_sizing)
+        {
+            _size += _sectionSize[s];
+            return;
+        }
+        if (_sectionBuf[s] is { } b)
+        {
+            WriteRaw(b.AsSpan(0, _sectionLength[s]));
+            ArrayPool<byte>.Shared.Return(b);
+            _sectionBuf[s] = null;
+        }
     }
 
     // ---- messages ----
@@ -195,17 +290,13 @@ internal sealed class ProtoEmitter : IDisposable
         int length = Utf8.GetByteCount(value);
         Ensure(5);
         WriteVarint((uint)length);
+        Ensure(length);
         if (length <= _buf.Length - _pos)
         {
             _pos += Utf8.GetBytes(value, _buf.AsSpan(_pos));
             return;
         }
-        Flush();
-        if (length <= _buf.Length)
-        {
-            _pos += Utf8.GetBytes(value, _buf.AsSpan(_pos));
-            return;
-        }
+        // Larger than the streaming buffer.
         var temp = ArrayPool<byte>.Shared.Rent(length);
         try
         {
@@ -271,7 +362,7 @@ internal sealed class ProtoEmitter : IDisposable
             WriteRaw(a.Bytes);
             return;
         }
-        if (_sink is not null && length > DirectCopyThreshold)
+        if (_sink is not null && !_inSection && length > DirectCopyThreshold)
         {
             // Mapped data copies with ordinary file reads (TensorData.WriteTo), so the mapping's pages stay cold.
             Flush();
@@ -316,21 +407,34 @@ internal sealed class ProtoEmitter : IDisposable
 
     // ---- output ----
 
+    /// <summary>Makes room for <paramref name="bytes"/> more bytes where the output allows: a section grows, a
+    /// streaming window drains into the sink (a write larger than the window is handled by the caller).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Ensure(int bytes)
     {
-        if (_buf.Length - _pos < bytes) Flush();
+        if (_buf.Length - _pos < bytes) MakeRoom(bytes);
+    }
+
+    private void MakeRoom(int bytes)
+    {
+        if (_inSection)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Array.MaxLength, Math.Max(2L * _buf.Length, (long)_pos + bytes)));
+            _buf.AsSpan(0, _pos).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_buf);
+            _buf = bigger;
+        }
+        else if (_sink is not null)
+        {
+            Flush();
+        }
+        // Otherwise the buffer holds exactly the counted output: a write that does not fit means the passes
+        // disagree, which the bounds checks or FinishWriting report.
     }
 
     private void Flush()
     {
-        if (_sink is null)
-        {
-            // Writing into an exact-size buffer: only a sizing mismatch can run out of room.
-            if (_pos < _buf.Length) return;
-            throw new InvalidOperationException("the writing pass produced more bytes than the sizing pass counted");
-        }
-        _sink.Write(_buf, 0, _pos);
+        _sink!.Write(_buf, 0, _pos);
         _flushed += _pos;
         _pos = 0;
     }
@@ -351,21 +455,16 @@ internal sealed class ProtoEmitter : IDisposable
 
     private void WriteRaw(ReadOnlySpan<byte> bytes)
     {
+        Ensure(bytes.Length);
         if (bytes.Length <= _buf.Length - _pos)
         {
             bytes.CopyTo(_buf.AsSpan(_pos));
             _pos += bytes.Length;
             return;
         }
-        if (_sink is null) throw new InvalidOperationException("the writing pass produced more bytes than the sizing pass counted");
-        Flush();
-        if (bytes.Length >= _buf.Length)
-        {
-            _sink.Write(bytes);
-            _flushed += bytes.Length;
-            return;
-        }
-        bytes.CopyTo(_buf);
-        _pos = bytes.Length;
+        if (_sink is null || _inSection) throw new InvalidOperationException("the writing pass produced more bytes than the sizing pass counted");
+        // Larger than the streaming window (which MakeRoom has just drained).
+        _sink.Write(bytes);
+        _flushed += bytes.Length;
     }
 }

@@ -13,6 +13,8 @@ namespace Alloy.Benchmarks;
 /// A 1024×1024×1024 float32 MatMul through the managed kernel (as a plan step runs it: output allocated by the
 /// kernel) on 1 and 2 threads, at the widest ISA of the machine and at Vector256. The GFLOP/s column is
 /// 2·1024³ / mean; the figure to compare with the machine's FP32 peak (FMA units × lanes × 2 × clock × threads).
+/// On a shared machine the wall-clock mean includes time the benchmark waited for a core, so the global cleanup also
+/// prints a CPU-time figure (see <see cref="CpuTimeMeter"/>): GFLOP/s per busy core.
 /// </summary>
 [Config(typeof(CliRuntimeConfig))]
 [GflopsColumn]
@@ -26,6 +28,7 @@ public class MatMulBenchmark
     private KernelContext _context = null!;
     private readonly Tensor?[] _inputs = new Tensor?[2];
     private readonly Tensor?[] _outputs = new Tensor?[1];
+    private readonly CpuTimeMeter _meter = new();
 
     [Params(1, 2)]
     public int Threads { get; set; }
@@ -51,6 +54,7 @@ public class MatMulBenchmark
         var node = new KernelNode("MatMul", "", 13, AttributeMap.Empty, [ElementType.Float, ElementType.Float], 1, "matmul");
         _kernel = ManagedKernels.CreateRegistry(Isa).Create(node, out var reason) ?? throw new InvalidOperationException(reason);
         _context = new KernelContext(new PlanExecutor(Threads), Threads);
+        _meter.Start();
     }
 
     [Benchmark]
@@ -58,11 +62,15 @@ public class MatMulBenchmark
     {
         _kernel.Run(_context, _inputs, _outputs);
         _outputs[0]!.Dispose();
+        _meter.Count();
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
+        var (cpuPerOp, wallPerOp) = _meter.PerOperation();
+        Console.WriteLine($"// MatMul1024 Threads={Threads} Isa={Isa}: {cpuPerOp * 1e3:F2} ms CPU per op ({Flops / cpuPerOp / 1e9:F1} GFLOP/s per busy core, " +
+                          $"{Flops * Threads / cpuPerOp / 1e9:F1} GFLOP/s if all {Threads} thread(s) had a core), {wallPerOp * 1e3:F2} ms wall per op");
         _a.Dispose();
         _b.Dispose();
     }
@@ -97,4 +105,38 @@ public sealed class GflopsColumn : IColumn
     public bool IsAvailable(Summary summary) => true;
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public override string ToString() => ColumnName;
+}
+
+/// <summary>
+/// Process CPU time and wall time over every invocation of a benchmark process (pilot, warm-up and measured ones):
+/// CPU time per operation is what the work costs when it runs, whatever the machine's load.
+/// </summary>
+public sealed class CpuTimeMeter
+{
+    private TimeSpan _cpu0;
+    private long _wall0, _count;
+
+    public void Start()
+    {
+        _cpu0 = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+        _wall0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        _count = 0;
+    }
+
+    /// <summary>The label of the last counted operation (the benchmark method, as a process runs one).</summary>
+    public string Label { get; private set; } = "";
+
+    public void Count(string label = "")
+    {
+        _count++;
+        Label = label;
+    }
+
+    /// <summary>Seconds of CPU time and of wall time per counted operation.</summary>
+    public (double Cpu, double Wall) PerOperation()
+    {
+        var cpu = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - _cpu0).TotalSeconds;
+        var wall = System.Diagnostics.Stopwatch.GetElapsedTime(_wall0).TotalSeconds;
+        return _count == 0 ? (double.NaN, double.NaN) : (cpu / _count, wall / _count);
+    }
 }

@@ -18,7 +18,8 @@ namespace Alloy.Benchmarks;
 /// optimizations (<c>OnnxRuntime</c>, what its users get) and with none (<c>OnnxRuntimeUnoptimized</c>, the graph as
 /// written, which is what Alloy runs). The full-width torchvision <c>resnet18</c> joins when
 /// <c>.deps/models/resnet18.onnx</c> exists (<c>tests/tools/make_resnet18.py</c> writes it), with a seeded random
-/// input.
+/// input. The global cleanup prints CPU time per operation (all threads of the process), a figure that holds on a
+/// loaded machine where the wall-clock mean does not.
 /// </summary>
 [Config(typeof(CliRuntimeConfig))]
 public class ModelBenchmark
@@ -30,6 +31,7 @@ public class ModelBenchmark
     private PlanExecutor _executor = null!;
     private OrtSession _ort = null!, _ortUnoptimized = null!;
     private Dictionary<string, Tensor> _inputs = [];
+    private readonly CpuTimeMeter _meter = new();
 
     [ParamsSource(nameof(Models))]
     public string Model { get; set; } = "";
@@ -58,20 +60,35 @@ public class ModelBenchmark
         _executor = new PlanExecutor(Threads);
         _ort = new OrtSession(path, Threads, OrtGraphOptimization.All);
         _ortUnoptimized = new OrtSession(path, Threads, OrtGraphOptimization.None);
+        _meter.Start();
     }
 
     [Benchmark(Baseline = true)]
-    public void Alloy() => Dispose(_executor.Run(_plan, _inputs));
+    public void Alloy()
+    {
+        Dispose(_executor.Run(_plan, _inputs));
+        _meter.Count(nameof(Alloy));
+    }
 
     [Benchmark]
-    public void OnnxRuntime() => Dispose(_ort.Run(_inputs));
+    public void OnnxRuntime()
+    {
+        Dispose(_ort.Run(_inputs));
+        _meter.Count(nameof(OnnxRuntime));
+    }
 
     [Benchmark]
-    public void OnnxRuntimeUnoptimized() => Dispose(_ortUnoptimized.Run(_inputs));
+    public void OnnxRuntimeUnoptimized()
+    {
+        Dispose(_ortUnoptimized.Run(_inputs));
+        _meter.Count(nameof(OnnxRuntimeUnoptimized));
+    }
 
     [GlobalCleanup]
     public void Cleanup()
     {
+        var (cpu, wall) = _meter.PerOperation();
+        Console.WriteLine($"// {_meter.Label} {Model} Threads={Threads}: {cpu * 1e3:F2} ms CPU, {wall * 1e3:F2} ms wall per operation");
         _ort.Dispose();
         _ortUnoptimized.Dispose();
         _model?.Dispose();

@@ -174,7 +174,7 @@ public sealed class WireWriterTests : IDisposable
         var g = m.Graph;
         var cur = g.Outputs[0];
         var type = new TensorType(DataType.Float, new Shape(Dim.Named("N"), 16));
-        for (int k = 0; k < 30_000; k++)
+        for (int k = 0; k < 50_000; k++)
         {
             var n = g.AddNode(k % 2 == 0 ? "Relu" : "Transpose", [cur], [$"t{k}"],
                 attributes: k % 2 == 0 ? null : [Attr.Ints("perm", 0, 1)]);

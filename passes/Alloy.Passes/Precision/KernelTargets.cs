@@ -4,14 +4,15 @@ using Alloy.IR;
 namespace Alloy.Passes.Precision;
 
 /// <summary>
-/// Kernel availability by named target, the default for <see cref="PrecisionPolicy.KernelAvailable"/>. A target is
-/// a set of ISA features (names as in the backend: <c>avx512f</c>, <c>avx512_vnni</c>, <c>avx512_bf16</c>,
-/// <c>avx512_fp16</c>, <c>amx_bf16</c>, <c>amx_int8</c>, <c>amx_fp16</c>). Native low-precision kernels exist for
-/// the compute-bound ops (MatMul, Gemm, Conv, ConvTranspose, Einsum, Attention, LSTM/GRU/RNN) in bf16 when the
-/// target has <c>avx512_bf16</c> or <c>amx_bf16</c>, and in fp16 when it has <c>avx512_fp16</c> or
-/// <c>amx_fp16</c>; every other op converts on load/store and is available everywhere. The reference kernels run
-/// every op in either type on every target, so availability never decides correctness, only whether an allow-list
-/// op is worth running low.
+/// Kernel availability by named target, the default for <see cref="PrecisionPolicy.KernelAvailable"/>. On every
+/// named target the reference kernels run every op in bf16 and fp16 (converting on load and store, accumulating in
+/// FP32), so by default every (op, type) is available and the rule never fires; a host whose backend lacks kernels
+/// passes its own predicate (<see cref="MarkPrecisionOptions.KernelAvailable"/>). With <c>nativeOnly</c>, only kernels
+/// backed by low-precision dot-product instructions count for the compute-bound ops (MatMul, Gemm, Conv,
+/// ConvTranspose, Einsum, Attention, LSTM/GRU/RNN): bf16 needs <c>avx512_bf16</c> or <c>amx_bf16</c>, fp16 needs
+/// <c>avx512_fp16</c> or <c>amx_fp16</c>; every other op converts on load/store and is available everywhere. A target
+/// is a set of ISA features named as in the backend (<c>avx512f</c>, <c>avx512_vnni</c>, <c>avx512_bf16</c>,
+/// <c>avx512_fp16</c>, <c>amx_bf16</c>, <c>amx_int8</c>, <c>amx_fp16</c>).
 /// </summary>
 public static class KernelTargets
 {
@@ -30,15 +31,19 @@ public static class KernelTargets
         _ => throw new ArgumentException($"unknown target '{target}' (known: {string.Join(", ", Names)})", nameof(target)),
     };
 
-    /// <summary>The kernel-availability predicate of a named target; <c>reference</c> answers true for every op.</summary>
-    public static Func<string, DataType, bool> Availability(string target)
+    /// <summary>
+    /// The kernel-availability predicate of a named target: true for every op (the reference kernels run everything),
+    /// unless <paramref name="nativeOnly"/> asks for native low-precision dot-product instructions.
+    /// </summary>
+    public static Func<string, DataType, bool> Availability(string target, bool nativeOnly = false)
     {
-        if (target == "reference") return (_, _) => true;
-        return Availability(Features(target));
+        var features = Features(target);
+        if (!nativeOnly || target == "reference") return (_, _) => true;
+        return NativeAvailability(features);
     }
 
-    /// <summary>The kernel-availability predicate of a feature set.</summary>
-    public static Func<string, DataType, bool> Availability(IReadOnlySet<string> features) => (op, type) =>
+    /// <summary>Availability counting only native low-precision kernels, for a feature set.</summary>
+    public static Func<string, DataType, bool> NativeAvailability(IReadOnlySet<string> features) => (op, type) =>
     {
         if (!NeedsMatrixUnit(op)) return true;
         return type switch

@@ -32,11 +32,14 @@ public sealed record MarkPrecisionOptions
     /// <summary>The named target of the kernel-availability rule (<c>target</c>: reference, native, icelake, sapphirerapids); null = every kernel available.</summary>
     public string? Target { get; init; }
 
+    /// <summary>Count only native low-precision kernels (dot-product instructions) as available (<c>native-only</c>); allow-list contractions without them are demoted to infer.</summary>
+    public bool NativeOnly { get; init; }
+
     /// <summary>A kernel-availability predicate to use instead of <see cref="Target"/> (for hosts that know their target's kernels).</summary>
     public Func<string, DataType, bool>? KernelAvailable { get; init; }
 
     /// <summary>The option names of mark-*.</summary>
-    public static readonly IReadOnlyList<string> OptionNames = ["fp32-ops", "low-ops", "fp32-nodes", "low-nodes", "ranges", "fp16-safe-fraction", "target"];
+    public static readonly IReadOnlyList<string> OptionNames = ["fp32-ops", "low-ops", "fp32-nodes", "low-nodes", "ranges", "fp16-safe-fraction", "target", "native-only"];
 
     /// <summary>Reads the options of a pipeline string; unknown options, bad regexes, unreadable range files and unknown targets are errors.</summary>
     public static MarkPrecisionOptions Parse(string passId, IReadOnlyDictionary<string, string> values)
@@ -49,6 +52,7 @@ public sealed record MarkPrecisionOptions
         var rangesPath = o.String("ranges", "");
         var fraction = o.Double("fp16-safe-fraction", 0.5);
         var target = o.String("target", "");
+        var nativeOnly = o.Bool("native-only", false);
         o.RejectUnknown();
 
         if (!(fraction > 0 && fraction <= 1))
@@ -80,6 +84,7 @@ public sealed record MarkPrecisionOptions
             Ranges = ranges,
             Fp16SafeFraction = fraction,
             Target = target.Length > 0 ? target : null,
+            NativeOnly = nativeOnly,
         };
     }
 
@@ -101,5 +106,5 @@ public sealed record MarkPrecisionOptions
 
     /// <summary>The kernel-availability predicate these options select (null = every kernel available).</summary>
     internal Func<string, DataType, bool>? Availability() =>
-        KernelAvailable ?? (Target is { } t ? KernelTargets.Availability(t) : null);
+        KernelAvailable ?? (Target is { } t ? KernelTargets.Availability(t, NativeOnly) : NativeOnly ? KernelTargets.Availability("native", true) : null);
 }

@@ -47,31 +47,33 @@ public sealed class MarkPrecisionPass : IPass
         var shapeNodes = facts.ShapeComputations();
         var ranges = new RangeFacts(facts, _options.Ranges);
         foreach (var graph in model.Graph.SelfAndSubgraphs())
-        for (var node = graph.FirstNode; node is not null; node = node.Next)
         {
-            context.ThrowIfCancelled();
-            if (PrecisionOf(node) is { } p && p is not (Bf16 or Fp16 or Fp32)) continue; // owned by another pass (int8)
-            if (!facts.IsFloatNode(node))
+            for (var node = graph.FirstNode; node is not null; node = node.Next)
             {
-                bool removed = node.RemoveAnnotation(Color) | node.RemoveAnnotation(Reason);
-                if (removed) context.MarkChanged();
-                unpainted.Add();
-                continue;
-            }
-            var (color, why) = Decide(node, shapeNodes.Contains(node), facts, ranges, context);
-            painted[color].Add();
-            switch (why)
-            {
-                case Why.OverrideOp or Why.OverrideName: overrides.Add(); break;
-                case Why.RangeFp16Overflow or Why.RangeBf16Integer or Why.RangeFp16Integer: rangeRules.Add(); break;
-                case Why.NoKernel: noKernel.Add(); break;
-                case Why.SchemaFp32: schema.Add(); break;
-            }
-            if (ColorOf(node) != color || ReasonOf(node) != why)
-            {
-                node.Annotate(Color, color);
-                node.Annotate(Reason, why);
-                context.MarkChanged();
+                context.ThrowIfCancelled();
+                if (PrecisionOf(node) is { } p && p is not (Bf16 or Fp16 or Fp32)) continue; // owned by another pass (int8)
+                if (!facts.IsFloatNode(node))
+                {
+                    bool removed = node.RemoveAnnotation(Color) | node.RemoveAnnotation(Reason);
+                    if (removed) context.MarkChanged();
+                    unpainted.Add();
+                    continue;
+                }
+                var (color, why) = Decide(node, shapeNodes.Contains(node), facts, ranges, context);
+                painted[color].Add();
+                switch (why)
+                {
+                    case Why.OverrideOp or Why.OverrideName: overrides.Add(); break;
+                    case Why.RangeFp16Overflow or Why.RangeBf16Integer or Why.RangeFp16Integer: rangeRules.Add(); break;
+                    case Why.NoKernel: noKernel.Add(); break;
+                    case Why.SchemaFp32: schema.Add(); break;
+                }
+                if (ColorOf(node) != color || ReasonOf(node) != why)
+                {
+                    node.Annotate(Color, color);
+                    node.Annotate(Reason, why);
+                    context.MarkChanged();
+                }
             }
         }
     }

@@ -68,9 +68,10 @@ public sealed class PrecisionPolicy
     public IEnumerable<PolicyEntry> Entries => _entries.Values.OrderBy(e => e.OpType, StringComparer.Ordinal);
 
     /// <summary>
-    /// Kernel availability of (op type, low type) on the target: false when the target has no native kernel for
-    /// the op in the low type. On every target the reference kernels run every op in bf16/fp16, so this never
-    /// forces FP32 for correctness; mark-* uses it only for allow-list ops, which it demotes to infer
+    /// Kernel availability of (op type, low type) on the target: false when the target has no kernel for the op in
+    /// the low type. On every named target the reference kernels run every op in bf16/fp16, so the default answers
+    /// true everywhere; hosts with a partial kernel set plug in their own predicate, and <c>native-only</c> counts only
+    /// native dot-product kernels. mark-* consults it only for allow-list ops, which it demotes to infer
     /// (<c>why = no_kernel</c>) when it answers false: they then run low only where that saves casts.
     /// </summary>
     public Func<string, DataType, bool> KernelAvailable { get; }

@@ -30,9 +30,10 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
     {
         var lowStat = context.Statistic("low-precision", $"float nodes set to {Policy.LowName}");
         var fp32Stat = context.Statistic("fp32", "float nodes kept fp32");
-        var byReason = new Dictionary<string, Statistic>();
-        foreach (var (why, text) in ReasonStatistics)
-            byReason[why] = context.Statistic((why is Why.AllowList or Why.BetweenAllow or Why.ClearFlow or Why.DfsProducer or Why.LowTail ? "low-" : "fp32-") + why.Replace('_', '-'), text);
+        var lowByReason = new Dictionary<string, Statistic>();
+        var fp32ByReason = new Dictionary<string, Statistic>();
+        foreach (var (why, low, text) in ReasonStatistics)
+            (low ? lowByReason : fp32ByReason)[why] = context.Statistic((low ? "low-" : "fp32-") + why.Replace('_', '-'), text);
         var castsStat = context.Statistic("casts-needed", "Casts the decided precisions need (one per float value read in another precision than it is produced in; constants are free)");
 
         var facts = new FloatFacts(model, Policy.LowType);
@@ -53,7 +54,7 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
             var why = decision.Why[i];
             bool changed = false;
             if (PrecisionOf(node) != prec) { node.Annotate(PrecisionAnnotations.Precision, prec); changed = true; }
-            if (!ReferenceEquals(graph.Reasons[i], why) && graph.Reasons[i] != why) { node.Annotate(Reason, why); changed = true; }
+            if (graph.Reasons[i] != why) { node.Annotate(Reason, why); changed = true; }
             if (low && Policy.AccumulatesInF32(node))
             {
                 if (!node.Annotations.TryGetValue(Accumulation, out var acc) || acc != AccF32) { node.Annotate(Accumulation, AccF32); changed = true; }
@@ -61,31 +62,33 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
             else changed |= node.RemoveAnnotation(Accumulation);
             if (changed) context.MarkChanged();
             (low ? lowStat : fp32Stat).Add();
-            if (byReason.TryGetValue(why, out var s)) s.Add();
+            // Low nodes forced by an override count with the allow-list ones.
+            var key = low && why is Why.OverrideOp or Why.OverrideName ? Why.AllowList : why;
+            if ((low ? lowByReason : fp32ByReason).TryGetValue(key, out var s)) s.Add();
         }
         castsStat.Add(graph.TotalCasts(decision.Low));
     }
 
-    private static readonly (string Why, string Text)[] ReasonStatistics =
+    private static readonly (string Why, bool Low, string Text)[] ReasonStatistics =
     [
-        (Why.AllowList, "nodes low because they are allow (list or override)"),
-        (Why.BetweenAllow, "infer/clear nodes low because they lie between allow nodes"),
-        (Why.ClearFlow, "clear nodes low because allow flows through clear nodes"),
-        (Why.DfsProducer, "producers made low by the depth-first walk (no Cast added)"),
-        (Why.LowTail, "tail nodes made low because low-tail=true"),
-        (Why.DenyList, "nodes fp32 because their op is on the deny list"),
-        (Why.DenyPropagation, "infer/clear nodes fp32 because deny propagated to them"),
-        (Why.Unlisted, "nodes fp32 because their op is on no list"),
-        (Why.SchemaFp32, "nodes fp32 because their type is schema-fixed or they compute shapes"),
-        (Why.OverrideOp, "nodes fp32 by an op-type override"),
-        (Why.OverrideName, "nodes fp32 by a node-name override"),
-        (Why.RangeFp16Overflow, "nodes fp32 because a value exceeds the fp16 safe range"),
-        (Why.RangeBf16Integer, "nodes fp32 because an integer-valued tensor exceeds 256 (bf16)"),
-        (Why.RangeFp16Integer, "nodes fp32 because an integer-valued tensor exceeds 2048 (fp16)"),
-        (Why.NoKernel, "allow-list nodes fp32 because the target lacks the kernel and no neighbour pulled them low"),
-        (Why.Fp32Tail, "infer/clear nodes fp32 because they come after the last allow op"),
-        (Why.InferList, "infer nodes fp32 because no low-precision neighbours pulled them in"),
-        (Why.ClearList, "clear nodes fp32 because no low-precision neighbours pulled them in"),
+        (Why.AllowList, true, "nodes low because they are allow (list or override)"),
+        (Why.BetweenAllow, true, "infer/clear nodes low because they lie between allow nodes"),
+        (Why.ClearFlow, true, "clear nodes low because allow flows through clear nodes"),
+        (Why.DfsProducer, true, "producers made low by the depth-first walk (no Cast added)"),
+        (Why.LowTail, true, "tail nodes made low because low-tail=true"),
+        (Why.DenyList, false, "nodes fp32 because their op is on the deny list"),
+        (Why.DenyPropagation, false, "infer/clear nodes fp32 because deny propagated to them"),
+        (Why.Unlisted, false, "nodes fp32 because their op is on no list"),
+        (Why.SchemaFp32, false, "nodes fp32 because their type is schema-fixed or they compute shapes"),
+        (Why.OverrideOp, false, "nodes fp32 by an op-type override"),
+        (Why.OverrideName, false, "nodes fp32 by a node-name override"),
+        (Why.RangeFp16Overflow, false, "nodes fp32 because a value exceeds the fp16 safe range"),
+        (Why.RangeBf16Integer, false, "nodes fp32 because an integer-valued tensor exceeds 256 (bf16)"),
+        (Why.RangeFp16Integer, false, "nodes fp32 because an integer-valued tensor exceeds 2048 (fp16)"),
+        (Why.NoKernel, false, "allow-list nodes fp32 because the target lacks the kernel and no neighbour pulled them low"),
+        (Why.Fp32Tail, false, "infer/clear nodes fp32 because they come after the last allow op"),
+        (Why.InferList, false, "infer nodes fp32 because no low-precision neighbours pulled them in"),
+        (Why.ClearList, false, "clear nodes fp32 because no low-precision neighbours pulled them in"),
     ];
 
     /// <summary>The traversal stack, reused by every walk of one run (a pass instance runs one model at a time).</summary>

@@ -108,10 +108,6 @@ internal sealed class NodeContext
         return code is { } c && c > 0 && DataTypes.IsKnown((int)c) ? (DataType)(int)c : fallback;
     }
 
-    /// <summary>Integer values from operand <paramref name="input"/> (newer opsets) or attribute <paramref name="attr"/> (older ones).</summary>
-    public long[]? IntsFromInputOrAttr(int input, string attr, long inputSinceOpset) =>
-        Opset >= inputSinceOpset ? (Has(input) ? KnownInts(input) : null) : Ints(attr);
-
     public static Shape MakeShape(IEnumerable<Dim> dims) => Owned(dims.ToArray());
 
     /// <summary>A shape over <paramref name="dims"/> without copying; the caller gives up the array.</summary>

@@ -63,6 +63,7 @@ internal static partial class OpRules
         if (body is null) return;
         int carried = Math.Max(0, c.InputCount - 2);
         var carriedTypes = new IrType?[carried];
+        var finalTypes = new IrType?[carried];
         for (int j = 0; j < carried; j++) carriedTypes[j] = c.InType(2 + j);
         var point = c.Engine.Checkpoint(body);
         for (int attempt = 0; ; attempt++)
@@ -75,18 +76,27 @@ internal static partial class OpRules
             {
                 var seen = 2 + j < body.Inputs.Count ? body.Inputs[2 + j].Type : carriedTypes[j];
                 var produced = 1 + j < body.Outputs.Count ? body.Outputs[1 + j].Type : null;
-                var joined = produced is null ? seen : Join(seen, produced);
+                carriedTypes[j] = seen;
+                finalTypes[j] = seen;
+                if (produced is null) continue;
+                if (seen is not null && seen.GetType() != produced.GetType())
+                {
+                    // An optional initial value the body replaces by what it holds: the result is the body's type.
+                    finalTypes[j] = produced;
+                    continue;
+                }
+                var joined = Join(seen, produced);
+                finalTypes[j] = joined;
                 if (!Equals(joined, seen))
                 {
                     stable = false;
                     carriedTypes[j] = joined;
                 }
-                else carriedTypes[j] = seen;
             }
             if (stable || attempt + 1 >= LoopAttempts) break;
             c.Engine.Restore(point);
         }
-        for (int j = 0; j < carried; j++) c.SetType(j, carriedTypes[j]);
+        for (int j = 0; j < carried; j++) c.SetType(j, finalTypes[j]);
 
         // Scan outputs stack one value per iteration: M iterations when there is no condition.
         Dim trips = !c.Has(1) && c.Known(0) is { Ints: [var m] } ? m : Dim.Unknown;

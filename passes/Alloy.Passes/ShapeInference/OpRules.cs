@@ -29,6 +29,7 @@ internal static partial class OpRules
         AddQuantization(t);
         AddControlFlow(t);
         AddMisc(t);
+        AddSequences(t);
         return t;
     }
 
@@ -38,7 +39,7 @@ internal static partial class OpRules
     public static IEnumerable<string> Ops => Table.Keys.Order(StringComparer.Ordinal);
 
     /// <summary>Ops whose rule infers the node's subgraphs itself.</summary>
-    public static bool InfersSubgraphs(string op) => op is "If" or "Loop" or "Scan";
+    public static bool InfersSubgraphs(string op) => op is "If" or "Loop" or "Scan" or "SequenceMap";
 
     // ---- helpers shared by the families ----
 

@@ -30,6 +30,10 @@ public sealed class MarkPrecisionTests
         Assert.Equal(("allow", "override_op"), (Color(m, "enc/ln"), Why(m, "enc/ln")));
         Assert.Equal(("allow", "allow_list"), (Color(m, "enc/mm"), Why(m, "enc/mm")));
         Assert.Equal(3, Stat(report, "mark-bf16", "overrides"));
+
+        var (_, propagated) = Run("mark-bf16(fp32-ops=Softmax;Relu,low-ops=LayerNormalization),propagate-bf16", Block);
+        Assert.Equal(3, Stat(propagated, "propagate-bf16", "low-allow-list"));
+        Assert.Equal(2, Stat(propagated, "propagate-bf16", "fp32-override-op"));
     }
 
     [Fact]
@@ -61,6 +65,7 @@ public sealed class MarkPrecisionTests
     [InlineData("mark-bf16(fp32-nodes=[oops)", "not a valid regular expression")]
     [InlineData("mark-bf16(fp32-ops=Relu,low-ops=Relu)", "both fp32-ops and low-ops")]
     [InlineData("mark-fp16(target=pentium)", "unknown target 'pentium'")]
+    [InlineData("mark-fp16(native-only=perhaps)", "must be true or false")]
     [InlineData("mark-fp16(fp16-safe-fraction=2)", "must be in (0, 1]")]
     [InlineData("mark-fp16(ranges=/nonexistent/ranges.json)", "cannot read the ranges file")]
     [InlineData("propagate-bf16(low-tail=maybe)", "must be true or false")]
@@ -177,19 +182,44 @@ public sealed class MarkPrecisionTests
     [Fact]
     public void KernelAvailabilityDemotesAllowToInfer()
     {
-        var (ice, report) = Run("mark-bf16(target=icelake),propagate-bf16", Block);
-        Assert.Equal(("infer", "no_kernel"), (Color(ice, "enc/mm"), Why(ice, "enc/mm")));
-        Assert.Equal("fp32", Prec(ice, "enc/mm"));
+        // Every named target has (reference) kernels for every op: nothing changes.
+        var (ice, _) = Run("mark-bf16(target=icelake),propagate-bf16", Block);
+        Assert.Equal(("allow", "allow_list"), (Color(ice, "enc/mm"), Why(ice, "enc/mm")));
+        Assert.Equal("bf16", Prec(ice, "enc/mm"));
+
+        // Counting only native dot-product kernels, Ice Lake has none for bf16.
+        var (native, report) = Run("mark-bf16(target=icelake,native-only=true),propagate-bf16", Block);
+        Assert.Equal(("infer", "no_kernel"), (Color(native, "enc/mm"), Why(native, "enc/mm")));
+        Assert.Equal("fp32", Prec(native, "enc/mm"));
         Assert.Equal(2, Stat(report, "mark-bf16", "no-kernel"));
         Assert.Equal(0, Stat(report, "propagate-bf16", "low-precision"));
 
-        var (spr, _) = Run("mark-fp16(target=sapphirerapids),propagate-fp16", Block);
+        var (spr, _) = Run("mark-fp16(target=sapphirerapids,native-only=true),propagate-fp16", Block);
         Assert.Equal(("allow", "allow_list"), (Color(spr, "enc/mm"), Why(spr, "enc/mm")));
 
-        // A host may pass its own predicate.
+        // A host may pass its own predicate (for a backend without some kernels).
         var model = IrParser.ParseModel(Block);
         new PassManager([new MarkPrecisionPass(DataType.Float16, new MarkPrecisionOptions { KernelAvailable = (op, _) => op != "MatMul" })]).Run(model);
         Assert.Equal("no_kernel", Why(model, "head/mm"));
+    }
+
+    /// <summary>An allow op without a kernel still runs low between low neighbours, where that saves Casts.</summary>
+    [Fact]
+    public void NoKernelNodesRunLowBetweenLowNeighbours()
+    {
+        const string ir = """
+            graph @g(%x: f32[N,8]) -> (%y: f32[N,8]) {
+              %w = const f32[8,8] dense<sha256:4444444444444444, 256 bytes>
+              %a = Gemm %x, %w : f32[N,8] loc("fc1")
+              %b = MatMul %a, %w : f32[N,8] loc("mm")
+              %y = Gemm %b, %w : f32[N,8] loc("fc2")
+              return %y
+            }
+            """;
+        var model = IrParser.ParseModel(ir);
+        var options = new MarkPrecisionOptions { KernelAvailable = (op, _) => op != "MatMul" };
+        new PassManager([new MarkPrecisionPass(DataType.BFloat16, options), new PropagatePrecisionPass(DataType.BFloat16)]).Run(model);
+        Assert.Equal(("infer", "between_allow", "bf16"), (Color(model, "mm"), Why(model, "mm"), Prec(model, "mm")));
     }
 
     [Fact]

@@ -300,4 +300,47 @@ public sealed class InferShapesTests
         Assert.Equal(Dim.Named("N"), DimMath.Broadcast(Dim.Named("N"), Dim.Of(1)));
         Assert.True(DimMath.Broadcast(Dim.Named("N"), Dim.Named("M")).IsUnknown);
     }
+
+    [Fact]
+    public void ImpossibleAttributes_LeaveTheResultUntypedWithANote()
+    {
+        const string ir = """
+            graph @g(%x: f32[2,3]) -> (%y) {
+              %y = Transpose %x {perm = [0, 1, 2]} : ? loc("bad_perm")
+              return %y
+            }
+            """;
+        var (m, report) = Run(ir);
+        var d = Assert.Single(report.Diagnostics);
+        Assert.Equal(DiagnosticSeverity.Note, d.Severity);
+        Assert.Equal("Transpose 'bad_perm'", d.Node);
+        Assert.Contains("could not infer the result types", d.Message);
+        Assert.Equal("?", TypeOf(m, "y"));
+    }
+
+    [Fact]
+    public void KnownValues_FromConstantNodesAndRangeOverASymbol()
+    {
+        const string ir = """
+            module {ir_version = 8, opsets = {"" = 17}}
+
+            graph @g(%x: f32[N,T]) -> (%pos, %e, %t) {
+              %zero = Constant {value_int = 0} : ?
+              %one = Constant {value_int = 1} : ?
+              %s = Shape %x {start = -1} : ?
+              %len = Squeeze %s : ?
+              %pos = Range %zero, %len, %one : ?
+              %target = Constant {value_ints = [3, 1, 1]} : ?
+              %e = Expand %x, %target : ?
+              %reps = Concat %s, %s {axis = 0} : ?
+              %t = Tile %x, %reps : ?
+              return %pos, %e, %t
+            }
+            """;
+        var (m, report) = Run(ir);
+        Assert.Empty(report.Diagnostics);
+        Assert.Equal("i64[T]", TypeOf(m, "pos"));
+        Assert.Equal("f32[3,N,T]", TypeOf(m, "e"));
+        Assert.Equal("f32[N*T,T*T]", TypeOf(m, "t"));
+    }
 }
