@@ -162,10 +162,11 @@ internal sealed class InsertCastsRun
             bool follows = IsControlFlow(n);
             for (int i = 0; i < n.Inputs.Count; i++)
             {
-                if (n.Inputs[i] is not { } v) continue;
+                if (n.Inputs[i] is not { } v || IsTypeAgnostic(n, i)) continue;
                 var orig = OriginalElem(v);
                 if (orig is null)
                 {
+                    if (Root(v).Type is not (null or TensorType)) continue; // sequences, maps, optionals: not converted
                     _unknownTypes.Add();
                     _context.Warn(n, $"operand {i} '{v.Name}' has no known element type; it is left as it is (run infer-shapes first)");
                     continue;

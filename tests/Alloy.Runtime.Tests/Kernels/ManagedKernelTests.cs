@@ -295,6 +295,42 @@ public sealed class ManagedKernelTests
         AssertBitExact(FmaMatMul(a, b, out _), y, "MatMul at the best ISA");
     }
 
+    [Fact]
+    public void TheResultTypeTheCompilerDecidedIsStoredWithOneRounding()
+    {
+        // bf16 operands accumulating and returning f32 (the IR's acc = f32), and f32 operands returning bf16.
+        using var a = RandomTensor(ElementType.BFloat16, [17, 300], 1);
+        using var b = RandomTensor(ElementType.BFloat16, [300, 33], 2);
+        using var x = RandomTensor(ElementType.Float16, [1, 5, 9, 9], 3);
+        using var w = RandomTensor(ElementType.Float16, [4, 5, 3, 3], 4);
+        using var af = RandomTensor(ElementType.Float, [17, 300], 5);
+        using var bf = RandomTensor(ElementType.Float, [300, 33], 6);
+        var conv = new ConvCase("declared", [1, 5, 9, 9], [4, 5, 3, 3], false, Pads: [1, 1, 1, 1]);
+        var gemmAttrs = new Dictionary<string, object> { ["alpha"] = 1f, ["beta"] = 1f, ["transA"] = 0L, ["transB"] = 0L };
+        var cases = new (string Op, Dictionary<string, object> Attrs, Tensor[] Inputs, ElementType Output, float[] Exact)[]
+        {
+            ("MatMul", [], [a, b], ElementType.Float, FmaMatMul(a, b, out _)),
+            ("Gemm", gemmAttrs, [a, b], ElementType.Float, FmaGemm([a, b], gemmAttrs)),
+            ("Conv", conv.Attributes(), [x, w], ElementType.Float, FmaConv([x, w], conv)),
+            ("MatMul", [], [af, bf], ElementType.BFloat16, FmaMatMul(af, bf, out _)),
+        };
+        foreach (var (op, attrs, inputs, output, exact) in cases)
+            foreach (var isa in Isas)
+            {
+                var node = new KernelNode(op, "", 13, new AttributeMap(attrs), inputs.Select(t => (ElementType?)t.Type).ToArray(), 1, "declared")
+                {
+                    OutputTypes = [output],
+                };
+                var kernel = ManagedKernels.CreateRegistry(isa).Create(node, out var reason);
+                Assert.True(kernel is not null, reason);
+                var results = new Tensor?[1];
+                kernel!.Run(Context(2), inputs, results);
+                using var y = results[0]!;
+                Assert.Equal(output, y.Type);
+                AssertBitExact(exact, y, $"{op} {inputs[0].Type.Name()} -> {output.Name()} at {isa}");
+            }
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Checking
 

@@ -20,9 +20,11 @@ internal sealed unsafe class ManagedConvKernel : IKernel
     private readonly IKernel _fallback;
     private readonly SpatialAttributes _attrs;
     private readonly long _group;
+    private readonly ElementType? _outputType;
 
-    private ManagedConvKernel(ManagedIsa isa, IKernel fallback, SpatialAttributes attrs, long group)
+    private ManagedConvKernel(ManagedIsa isa, IKernel fallback, SpatialAttributes attrs, long group, ElementType? outputType)
     {
+        _outputType = outputType;
         _isa = isa;
         _fallback = fallback;
         _attrs = attrs;
@@ -30,11 +32,11 @@ internal sealed unsafe class ManagedConvKernel : IKernel
     }
 
     /// <summary>The managed kernel, or null (use the reference) when the attributes are not ones it handles.</summary>
-    public static IKernel? Create(ManagedIsa isa, IKernel fallback, KernelNode n)
+    public static IKernel? Create(ManagedIsa isa, IKernel fallback, KernelNode n, ElementType? outputType)
     {
         var attrs = SpatialAttributes.Read(n, out _);
         long group = n.Attributes.GetInt("group", 1);
-        return attrs is null || group < 1 ? null : new ManagedConvKernel(isa, fallback, attrs, group);
+        return attrs is null || group < 1 ? null : new ManagedConvKernel(isa, fallback, attrs, group, outputType);
     }
 
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
@@ -61,7 +63,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel
         var geometry = new ConvGeometry(x.Shape[2], x.Shape[3], kernel[0], kernel[1], win.Stride[0], win.Stride[1],
             win.Dilation[0], win.Dilation[1], win.PadBegin[0], win.PadBegin[1], win.Out[0], win.Out[1]);
 
-        var y = Tensor.Create(x.Type, [n, m, win.Out[0], win.Out[1]]);
+        var y = Tensor.Create(_outputType ?? x.Type, [n, m, win.Out[0], win.Out[1]]);
         try
         {
             using var output = new FloatOutput(y);

@@ -20,7 +20,8 @@ public enum ManagedIsa
 /// Add / Sub / Mul / Div, Relu, Clip, MaxPool and GlobalAveragePool (bit-exact with the reference kernels), replacing
 /// the reference kernels of those ops. In MatMul / Gemm / Conv, 16-bit operands are widened to float32 as they are packed, products accumulate in float32
 /// (one fused multiply-add per product, in ascending order of the reduction index), and each result is rounded once
-/// to the output type on store. Every configuration the fast paths do not cover (other element types, other ranks,
+/// to the output type on store: the input type, or the result type the compiler decided for the node
+/// (<see cref="KernelNode.OutputTypes"/>, e.g. f32 out of bf16 operands) when that is f32, bf16 or f16. Every configuration the fast paths do not cover (other element types, other ranks,
 /// 1-D / 3-D convolutions, …) runs the reference kernel, so a managed registry supports exactly the ops and nodes
 /// the reference registry supports.
 /// <para>The SIMD width follows the CPU: <see cref="ManagedIsa.Vector512"/> when AVX-512 F is usable under the
@@ -69,14 +70,21 @@ public static class ManagedKernels
     {
         ArgumentNullException.ThrowIfNull(r);
         var isa = (ManagedIsa)Math.Min((int)maxIsa, (int)DefaultIsa);
-        r.Register("MatMul", (KernelNode n, out string? reason) => Create(n, out reason, fallback => new ManagedMatMulKernel(isa, fallback)));
+        r.Register("MatMul", (KernelNode n, out string? reason) => Create(n, out reason, fallback => new ManagedMatMulKernel(isa, fallback, DeclaredOutput(n))));
         r.Register("Gemm", (KernelNode n, out string? reason) => Create(n, out reason, fallback =>
-            new ManagedGemmKernel(isa, fallback, n.Attributes.GetFloat("alpha", 1f), n.Attributes.GetFloat("beta", 1f),
+            new ManagedGemmKernel(isa, fallback, DeclaredOutput(n), n.Attributes.GetFloat("alpha", 1f), n.Attributes.GetFloat("beta", 1f),
                 n.Attributes.GetInt("transA", 0) != 0, n.Attributes.GetInt("transB", 0) != 0)));
-        r.Register("Conv", (KernelNode n, out string? reason) => Create(n, out reason, fallback => ManagedConvKernel.Create(isa, fallback, n)));
+        r.Register("Conv", (KernelNode n, out string? reason) => Create(n, out reason, fallback => ManagedConvKernel.Create(isa, fallback, n, DeclaredOutput(n))));
         ManagedElementwise.Register(r, isa);
         ManagedPooling.Register(r, isa);
     }
+
+    /// <summary>
+    /// The result type the compiler decided for a MatMul / Gemm / Conv when it is one the managed kernels store (f32,
+    /// bf16, f16), e.g. f32 for a bf16 MatMul that accumulates and returns f32; null: the input type.
+    /// </summary>
+    private static ElementType? DeclaredOutput(KernelNode n) =>
+        n.OutputTypes.Count > 0 && n.OutputTypes[0] is { } t && ManagedConvert.IsSupported(t) ? t : null;
 
     /// <summary>The reference kernel for a node (null with the reference's reason when it has none).</summary>
     internal static IKernel? CreateReference(KernelNode n, out string? reason) => ReferenceRegistry.Value.Create(n, out reason);

@@ -38,10 +38,10 @@ internal sealed unsafe class FloatOutput : IDisposable
 
 /// <summary>
 /// MatMul (opset 1, 9, 13) on f32 / bf16 / f16: numpy matmul shapes (1-D promotion, batch broadcasting) through
-/// <see cref="Sgemm"/>. When B has no batch dims of its own, A's batch folds into M (one GEMM); otherwise one GEMM
+/// <see cref="Sgemm"/>, the result stored as the node's decided result type (f32 / bf16 / f16) or else A's type. When B has no batch dims of its own, A's batch folds into M (one GEMM); otherwise one GEMM
 /// per batch matrix, spread over the threads when the matrices are small. Other types go to the reference kernel.
 /// </summary>
-internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallback) : IKernel
+internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType) : IKernel
 {
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -52,7 +52,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
             return;
         }
         var s = MatMulShape.Of(a.Shape, b.Shape, "MatMul");
-        var y = Tensor.Create(a.Type, s.OutShape);
+        var y = Tensor.Create(outputType ?? a.Type, s.OutShape);
         try
         {
             using var output = new FloatOutput(y);
@@ -99,7 +99,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
 /// operand strides and C (scalar, [N], [1,N], [M,1] or [M,N]) broadcast through the epilogue, all in float32,
 /// rounded once on store. Other types and ranks go to the reference kernel.
 /// </summary>
-internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback, float alpha, float beta, bool transA, bool transB) : IKernel
+internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, float alpha, float beta, bool transA, bool transB) : IKernel
 {
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -125,7 +125,7 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
         }
         var av = transA ? new StridedMatrix(isa, a.Pointer, a.Type, 1, m) : new StridedMatrix(isa, a.Pointer, a.Type, k, 1);
         var bv = transB ? new StridedMatrix(isa, b.Pointer, b.Type, 1, k) : new StridedMatrix(isa, b.Pointer, b.Type, n, 1);
-        var y = Tensor.Create(a.Type, [m, n]);
+        var y = Tensor.Create(outputType ?? a.Type, [m, n]);
         try
         {
             using var output = new FloatOutput(y);
