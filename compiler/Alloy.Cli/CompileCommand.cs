@@ -2,10 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Alloy.Calibration;
 using Alloy.IR;
 using Alloy.Onnx;
 using Alloy.Passes;
 using Alloy.Passes.Precision;
+using Alloy.Passes.Quantization;
 using Alloy.Pipeline;
 
 namespace Alloy.Cli;
@@ -17,7 +19,7 @@ public static class CompileCommand
     {
         var model = new Argument<string>("MODEL") { Description = "Model file (.onnx)" };
         var output = new Option<string>("--output", "-o") { Description = "Output ONNX file", Required = true };
-        var dtype = new Option<string>("--dtype") { Description = "Low precision type: bf16 or fp16", DefaultValueFactory = _ => "bf16" };
+        var dtype = new Option<string?>("--dtype") { Description = "Low precision type: bf16 or fp16 (default bf16; with --int8, none unless given)" };
         var target = new Option<string>("--target") { Description = "Target: native, icelake, sapphirerapids", DefaultValueFactory = _ => "native" };
         var keepIo = new Option<bool>("--keep-io-types") { Description = "Keep graph inputs and outputs FP32" };
         var fp32Ops = new Option<string?>("--fp32-ops") { Description = "Op types that stay FP32 (comma-separated)" };
@@ -28,33 +30,53 @@ public static class CompileCommand
         var pipeline = new Option<string?>("--pipeline") { Description = "Run this pipeline string instead of the one the options build" };
         var report = new Option<string?>("--report") { Description = "Write the per-node provenance report (JSON) to this file" };
         var threshold = new Option<long?>("--external-data-threshold") { Description = "Store initializers of at least this many bytes in OUT.onnx.data" };
-        var cmd = new Command("compile", "Convert a model to mixed precision (BF16 or FP16 + FP32) and explain every decision")
+        var int8 = Int8Options.Create();
+        var cmd = new Command("compile", "Convert a model to mixed precision (INT8, BF16 or FP16 + FP32) and explain every decision")
         {
             model, output, dtype, target, keepIo, fp32Ops, fp32Nodes, ranges, printAll, printChanged, pipeline, report, threshold,
         };
+        int8.AddTo(cmd);
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
-            var low = r.GetValue(dtype) switch
+            bool useInt8 = r.GetValue(int8.Enabled);
+            var low = (r.GetValue(dtype) ?? (useInt8 ? null : "bf16")) switch
             {
+                null => null,
                 "bf16" => "bf16",
                 "fp16" => "fp16",
                 var d => throw new UserError($"--dtype '{d}': use bf16 or fp16"),
             };
+            if (r.GetValue(fp32Nodes) is { } rx)
+            {
+                try { _ = new System.Text.RegularExpressions.Regex(rx); }
+                catch (ArgumentException e) { throw new UserError($"--fp32-nodes '{rx}': {e.Message}"); }
+            }
+            CalibrationResult? calibration = null;
             IReadOnlyList<PassSpec> specs;
             try
             {
-                specs = r.GetValue(pipeline) is { } text ? PipelineParser.Parse(text) : DefaultPipeline(low, r.GetValue(target)!, r.GetValue(keepIo),
-                    r.GetValue(fp32Ops), r.GetValue(fp32Nodes), r.GetValue(ranges));
+                if (r.GetValue(pipeline) is { } text) specs = PipelineParser.Parse(text);
+                else if (useInt8)
+                {
+                    int8.Validate(r, path);
+                    calibration = int8.Calibrate(r, path, r.GetValue(ranges), stderr);
+                    specs = int8.Pipeline(r, calibration?.CachePath ?? r.GetValue(ranges)!, low, r.GetValue(target)!, r.GetValue(keepIo),
+                        r.GetValue(fp32Ops), r.GetValue(fp32Nodes));
+                }
+                else
+                {
+                    int8.RejectWithoutInt8(r);
+                    specs = DefaultPipeline(low!, r.GetValue(target)!, r.GetValue(keepIo), r.GetValue(fp32Ops), r.GetValue(fp32Nodes), r.GetValue(ranges));
+                }
             }
             catch (PipelineSyntaxException e)
             {
                 throw new UserError(e.Message);
             }
-            if (r.GetValue(fp32Nodes) is { } rx)
+            catch (CalibrationException e)
             {
-                try { _ = new System.Text.RegularExpressions.Regex(rx); }
-                catch (ArgumentException e) { throw new UserError($"--fp32-nodes '{rx}': {e.Message}"); }
+                throw new UserError(e.Message);
             }
 
             using var m = ModelLoader.Load(path);
@@ -81,8 +103,9 @@ public static class CompileCommand
             foreach (var d in result.Diagnostics.Where(d => d.Severity != DiagnosticSeverity.Note)) stderr.WriteLine($"alloy: {d}");
             OnnxExporter.Save(m, r.GetValue(output)!, new ExportOptions { ExternalDataThreshold = r.GetValue(threshold) });
             var table = PrecisionTable(m);
+            if (calibration is not null) stdout.WriteLine(Int8Options.Summary(calibration));
             stdout.Write(FormatTable(table, CastCount(m)));
-            if (r.GetValue(report) is { } reportPath) AtomicFile.WriteAllText(reportPath, ReportJson(path, specs, result, m, table));
+            if (r.GetValue(report) is { } reportPath) AtomicFile.WriteAllText(reportPath, ReportJson(path, specs, result, m, table, calibration));
             stdout.WriteLine($"wrote {r.GetValue(output)}");
         }));
         return cmd;
@@ -112,7 +135,8 @@ public static class CompileCommand
             foreach (var n in g.Nodes)
             {
                 if (n.OpType == "Cast") continue;
-                var prec = PrecisionAnnotations.PrecisionOf(n) ?? "other";
+                var prec = PrecisionAnnotations.PrecisionOf(n)
+                    ?? (n.Outputs.Any(v => v.ElementType is DataType.Float) && !n.Outputs.Any(v => v.ElementType is DataType.BFloat16 or DataType.Float16) ? PrecisionAnnotations.Fp32 : "other");
                 var row = table.TryGetValue(n.OpType, out var existing) ? existing : table[n.OpType] = new(StringComparer.Ordinal);
                 row[prec] = row.GetValueOrDefault(prec) + 1;
             }
@@ -123,7 +147,7 @@ public static class CompileCommand
 
     private static string FormatTable(SortedDictionary<string, SortedDictionary<string, int>> table, int casts)
     {
-        string[] columns = ["bf16", "fp16", "fp32", "other"];
+        string[] columns = ["i8", "bf16", "fp16", "fp32", "other"];
         var sb = new StringBuilder();
         int width = Math.Max(8, table.Keys.Select(k => k.Length).DefaultIfEmpty(0).Max());
         sb.Append("op".PadRight(width));
@@ -139,7 +163,8 @@ public static class CompileCommand
         return sb.ToString();
     }
 
-    private static string ReportJson(string model, IReadOnlyList<PassSpec> specs, PipelineReport result, Model m, SortedDictionary<string, SortedDictionary<string, int>> table)
+    private static string ReportJson(string model, IReadOnlyList<PassSpec> specs, PipelineReport result, Model m, SortedDictionary<string, SortedDictionary<string, int>> table,
+        CalibrationResult? calibration)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
@@ -147,6 +172,7 @@ public static class CompileCommand
             w.WriteStartObject();
             w.WriteString("model", model);
             w.WriteString("pipeline", string.Join(",", specs));
+            if (calibration is not null) Int8Options.WriteCalibration(w, calibration);
             w.WriteStartArray("passes");
             foreach (var p in result.Passes)
             {

@@ -11,6 +11,9 @@ public static partial class StandardPasses
     /// <summary>The BF16 mixed-precision pipeline.</summary>
     public const string Bf16Pipeline = "infer-shapes,mark-bf16,propagate-bf16,insert-casts,fold-casts";
 
+    /// <summary>The INT8 + FP32 pipeline (partition-int8 needs calibrated ranges: <c>partition-int8(ranges=FILE)</c>).</summary>
+    public const string Int8Pipeline = "infer-shapes,partition-int8";
+
     /// <summary>The FP16 mixed-precision pipeline.</summary>
     public const string Fp16Pipeline = "infer-shapes,mark-fp16,propagate-fp16,insert-casts,fold-casts";
 
@@ -20,10 +23,12 @@ public static partial class StandardPasses
         RegisterShapeInference(r);
         RegisterPrecision(r);
         RegisterCasts(r);
+        RegisterQuantization(r);
         return r;
     }
 
     static partial void RegisterShapeInference(PassRegistry r);
     static partial void RegisterPrecision(PassRegistry r);
     static partial void RegisterCasts(PassRegistry r);
+    static partial void RegisterQuantization(PassRegistry r);
 }
