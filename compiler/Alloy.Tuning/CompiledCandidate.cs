@@ -29,6 +29,10 @@ public sealed class CompiledCandidate : IDisposable
         _kernels = kernels ?? ManagedKernels.CreateRegistry;
     }
 
+    /// <summary>Wraps a model as it is (the FP32 reference, a model tuned earlier) so it can be run in batches.</summary>
+    public static CompiledCandidate ForModel(Model model, int workers = 0, int batchSize = 64) =>
+        new(CandidateSpec.Baseline, model, BitOpsCostModel.BitOps(model), 1, workers > 0 ? workers : Environment.ProcessorCount, batchSize);
+
     public CandidateSpec Spec { get; }
 
     /// <summary>Stops <see cref="Run"/> when the tuning run is cancelled.</summary>
