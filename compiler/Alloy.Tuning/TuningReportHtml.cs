@@ -65,7 +65,7 @@ public static class TuningReportHtml
         {
             double xv = x0 + (x1 - x0) * i / 5, yv = y0 + (y1 - y0) * i / 5;
             sb.Append(Inv, $"<line class=\"grid\" x1=\"{X(xv):F1}\" y1=\"{T}\" x2=\"{X(xv):F1}\" y2=\"{H - B}\"/><text x=\"{X(xv):F1}\" y=\"{H - B + 16}\" text-anchor=\"middle\">{xv:F2}</text>\n");
-            sb.Append(Inv, $"<line class=\"grid\" x1=\"{L}\" y1=\"{Y(yv):F1}\" x2=\"{W - R}\" y2=\"{Y(yv):F1}\"/><text x=\"{L - 6}\" y=\"{Y(yv) + 4:F1}\" text-anchor=\"end\">{F(yv)}</text>\n");
+            sb.Append(Inv, $"<line class=\"grid\" x1=\"{L}\" y1=\"{Y(yv):F1}\" x2=\"{W - R}\" y2=\"{Y(yv):F1}\"/><text x=\"{L - 6}\" y=\"{Y(yv) + 4:F1}\" text-anchor=\"end\">{yv.ToString("G4", Inv)}</text>\n");
         }
         sb.Append(Inv, $"<line class=\"axis\" x1=\"{L}\" y1=\"{H - B}\" x2=\"{W - R}\" y2=\"{H - B}\"/><line class=\"axis\" x1=\"{L}\" y1=\"{T}\" x2=\"{L}\" y2=\"{H - B}\"/>\n");
         sb.Append(Inv, $"<text x=\"{(L + W - R) / 2}\" y=\"{H - 10}\" text-anchor=\"middle\">relative bit-ops (FP32 = 1)</text>\n");
