@@ -14,6 +14,7 @@ public static class Commands
         root.Subcommands.Add(Convert(stdout, stderr));
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
         root.Subcommands.Add(CompileCommand.Create(stdout, stderr));
+        root.Subcommands.Add(TuneCommand.Create(stdout, stderr));
         return root;
     }
 
