@@ -98,6 +98,9 @@ public sealed class Node
     private static readonly Graph[] NoSubgraphs = [];
     private bool _hasSubgraphs;
 
+    /// <summary>True when an attribute holds a subgraph (cheap test before <see cref="Subgraphs"/>).</summary>
+    internal bool HasSubgraphs => _hasSubgraphs;
+
     internal static IEnumerable<Graph> SubgraphsOf(AttrValue v) => v switch
     {
         GraphAttr g => [g.Value],

@@ -58,6 +58,12 @@ public sealed class Value
     /// <summary>For a <see cref="ValueKind.Capture"/>: the enclosing-scope value it stands for.</summary>
     public Value? Outer { get; internal set; }
 
+    /// <summary>Scratch stamp of the verifier's walk that last defined this value; meaningless between calls.</summary>
+    internal long Stamp;
+
+    /// <summary>Position in the owning graph's constant list, or -1 when the value is not listed there.</summary>
+    internal int ConstantSlot = -1;
+
     public IReadOnlyList<Use> Uses => UseList;
     public bool HasUses => UseList.Count > 0;
 
