@@ -74,11 +74,17 @@ public sealed class Graph
     /// <summary>This graph and every subgraph nested in it, depth first.</summary>
     public IEnumerable<Graph> SelfAndSubgraphs()
     {
-        yield return this;
-        foreach (var n in Nodes)
-            foreach (var g in n.Subgraphs)
-                foreach (var s in g.SelfAndSubgraphs())
-                    yield return s;
+        var all = new List<Graph>();
+        Collect(this, all);
+        return all;
+
+        static void Collect(Graph g, List<Graph> into)
+        {
+            into.Add(g);
+            for (var n = g.FirstNode; n is not null; n = n.Next)
+                if (n.HasSubgraphs)
+                    foreach (var s in n.Subgraphs) Collect(s, into);
+        }
     }
 
     // ---- names ----
@@ -271,7 +277,7 @@ public sealed class Graph
     /// <summary>Creates a node with fresh results named <paramref name="outputNames"/> and appends it, or inserts it before <paramref name="before"/>.</summary>
     public Node AddNode(string opType, IEnumerable<Value?> inputs, IEnumerable<string> outputNames, string domain = "", Node? before = null, IEnumerable<Attr>? attributes = null)
     {
-        var node = new Node(opType, domain) { Owner = this };
+        var node = new Node(opType, domain, inputs is ICollection<Value?> c ? c.Count : 0, outputNames is ICollection<string> o ? o.Count : 1) { Owner = this };
         if (attributes is not null)
             foreach (var a in attributes) node.SetAttribute(a);
         foreach (var operand in inputs)
@@ -282,6 +288,18 @@ public sealed class Graph
         }
         foreach (var name in outputNames)
             AddResult(node, name, null);
+        Link(node, before);
+        return node;
+    }
+
+    /// <summary>
+    /// Creates a node with no operands or results yet, room for <paramref name="operandCapacity"/> operands and
+    /// <paramref name="resultCapacity"/> results (added with <see cref="AddOperand"/> and <see cref="AddResult"/>),
+    /// and appends it (or inserts it before <paramref name="before"/>). For builders that know the counts.
+    /// </summary>
+    public Node AddEmptyNode(string opType, string domain, int operandCapacity, int resultCapacity, Node? before = null)
+    {
+        var node = new Node(opType, domain, operandCapacity, resultCapacity) { Owner = this };
         Link(node, before);
         return node;
     }
@@ -468,9 +486,10 @@ public sealed class Graph
             var inputs = n.InputList;
             for (int i = 0; i < inputs.Count; i++)
                 if (inputs[i] is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
-            foreach (var g in n.Subgraphs)
-                foreach (var c in g.Captures)
-                    if (c.Outer is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
+            if (n.HasSubgraphs)
+                foreach (var g in n.Subgraphs)
+                    foreach (var c in g.Captures)
+                        if (c.Outer is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
             n.Mark = ++position;
         }
         return true;
