@@ -17,6 +17,8 @@ public sealed class Graph
     private readonly List<Value> _captures = [];
     private int _nodeCount;
     private int _fresh;
+    /// <summary>Slots of <see cref="_constants"/> emptied by <see cref="RemoveConstant"/>, compacted on the next read.</summary>
+    private int _removedConstants;
 
     public Graph(string name, Graph? parent = null)
     {
@@ -37,13 +39,23 @@ public sealed class Graph
     public IReadOnlyList<Value> Inputs => _inputs;
     public IReadOnlyList<Value> Outputs => _outputs;
     /// <summary>Constants (initializers, dense and sparse) in definition order.</summary>
-    public IReadOnlyList<Value> Constants => _constants;
+    public IReadOnlyList<Value> Constants
+    {
+        get
+        {
+            if (_removedConstants > 0) CompactConstants();
+            return _constants;
+        }
+    }
     /// <summary>Values of enclosing graphs this subgraph uses, each as a local stand-in.</summary>
     public IReadOnlyList<Value> Captures => _captures;
 
     public Node? FirstNode { get; private set; }
     public Node? LastNode { get; private set; }
     public int NodeCount => _nodeCount;
+
+    /// <summary>How many named values this graph defines (its name table).</summary>
+    internal int NamedValueCount => _scope.Count;
 
     /// <summary>Nodes in order; safe against erasing the current node while iterating.</summary>
     public IEnumerable<Node> Nodes
@@ -62,11 +74,17 @@ public sealed class Graph
     /// <summary>This graph and every subgraph nested in it, depth first.</summary>
     public IEnumerable<Graph> SelfAndSubgraphs()
     {
-        yield return this;
-        foreach (var n in Nodes)
-            foreach (var g in n.Subgraphs)
-                foreach (var s in g.SelfAndSubgraphs())
-                    yield return s;
+        var all = new List<Graph>();
+        Collect(this, all);
+        return all;
+
+        static void Collect(Graph g, List<Graph> into)
+        {
+            into.Add(g);
+            for (var n = g.FirstNode; n is not null; n = n.Next)
+                if (n.HasSubgraphs)
+                    foreach (var s in n.Subgraphs) Collect(s, into);
+        }
     }
 
     // ---- names ----
@@ -142,7 +160,7 @@ public sealed class Graph
     {
         var v = Define(name, ValueKind.Constant, data.Type);
         v.Constant = data;
-        _constants.Add(v);
+        ListConstant(v);
         return v;
     }
 
@@ -150,7 +168,7 @@ public sealed class Graph
     {
         var v = Define(name, ValueKind.Constant, data.Type);
         v.SparseConstant = data;
-        _constants.Add(v);
+        ListConstant(v);
         return v;
     }
 
@@ -158,18 +176,48 @@ public sealed class Graph
     public void SetInputDefault(Value input, TensorConstant? data)
     {
         if (input.Kind != ValueKind.Input || input.Owner != this) throw new IrException($"'{input.Name}' is not an input of graph '{Name}'");
-        if (data is not null && !_constants.Contains(input)) _constants.Add(input);
-        if (data is null) _constants.Remove(input);
+        if (data is not null && !IsListedConstant(input)) ListConstant(input);
+        if (data is null && IsListedConstant(input)) UnlistConstant(input);
         input.Constant = data;
     }
 
-    /// <summary>Removes a constant that has no uses.</summary>
+    /// <summary>Removes a constant that has no uses (constant time; the list is compacted when next read).</summary>
     public void RemoveConstant(Value constant)
     {
         if (constant.HasUses) throw new IrException($"constant '{constant.Name}' still has {constant.Uses.Count} use(s)");
-        if (!_constants.Remove(constant)) throw new IrException($"'{constant.Name}' is not a constant of graph '{Name}'");
+        if (!IsListedConstant(constant)) throw new IrException($"'{constant.Name}' is not a constant of graph '{Name}'");
+        UnlistConstant(constant);
         if (constant.Kind == ValueKind.Constant) _scope.Remove(constant.Name);
         else constant.Constant = null;
+    }
+
+    private bool IsListedConstant(Value v) =>
+        v.ConstantSlot >= 0 && v.ConstantSlot < _constants.Count && ReferenceEquals(_constants[v.ConstantSlot], v);
+
+    private void ListConstant(Value v)
+    {
+        v.ConstantSlot = _constants.Count;
+        _constants.Add(v);
+    }
+
+    private void UnlistConstant(Value v)
+    {
+        _constants[v.ConstantSlot] = null!;
+        v.ConstantSlot = -1;
+        _removedConstants++;
+    }
+
+    private void CompactConstants()
+    {
+        int kept = 0;
+        for (int i = 0; i < _constants.Count; i++)
+        {
+            if (_constants[i] is not { } v) continue;
+            v.ConstantSlot = kept;
+            _constants[kept++] = v;
+        }
+        _constants.RemoveRange(kept, _constants.Count - kept);
+        _removedConstants = 0;
     }
 
     /// <summary>The local stand-in for <paramref name="outer"/>, a value of an enclosing graph (created once).</summary>
@@ -184,6 +232,26 @@ public sealed class Graph
         _captures.Add(v);
         source.UseList.Add(new Use(UseKind.Capture, null, this, _captures.Count - 1));
         return v;
+    }
+
+    /// <summary>Removes a capture nothing in this graph uses; the enclosing value loses the use the capture held.</summary>
+    public void RemoveCapture(Value capture)
+    {
+        int index = capture.Kind == ValueKind.Capture && capture.Owner == this ? _captures.IndexOf(capture) : -1;
+        if (index < 0) throw new IrException($"'{capture.Name}' is not a capture of graph '{Name}'");
+        if (capture.HasUses) throw new IrException($"capture '{capture.Name}' still has {capture.Uses.Count} use(s)");
+        capture.Outer?.UseList.Remove(new Use(UseKind.Capture, null, this, index));
+        _captures.RemoveAt(index);
+        // Later captures move down one place: their outer values' uses follow.
+        for (int i = index; i < _captures.Count; i++)
+        {
+            if (_captures[i].Outer is not { } outer) continue;
+            var uses = outer.UseList;
+            int k = uses.IndexOf(new Use(UseKind.Capture, null, this, i + 1));
+            if (k >= 0) uses[k] = new Use(UseKind.Capture, null, this, i);
+        }
+        _scope.Remove(capture.Name);
+        capture.Outer = null;
     }
 
     // ---- outputs ----
@@ -209,7 +277,7 @@ public sealed class Graph
     /// <summary>Creates a node with fresh results named <paramref name="outputNames"/> and appends it, or inserts it before <paramref name="before"/>.</summary>
     public Node AddNode(string opType, IEnumerable<Value?> inputs, IEnumerable<string> outputNames, string domain = "", Node? before = null, IEnumerable<Attr>? attributes = null)
     {
-        var node = new Node(opType, domain) { Owner = this };
+        var node = new Node(opType, domain, inputs is ICollection<Value?> c ? c.Count : 0, outputNames is ICollection<string> o ? o.Count : 1) { Owner = this };
         if (attributes is not null)
             foreach (var a in attributes) node.SetAttribute(a);
         foreach (var operand in inputs)
@@ -220,6 +288,18 @@ public sealed class Graph
         }
         foreach (var name in outputNames)
             AddResult(node, name, null);
+        Link(node, before);
+        return node;
+    }
+
+    /// <summary>
+    /// Creates a node with no operands or results yet, room for <paramref name="operandCapacity"/> operands and
+    /// <paramref name="resultCapacity"/> results (added with <see cref="AddOperand"/> and <see cref="AddResult"/>),
+    /// and appends it (or inserts it before <paramref name="before"/>). For builders that know the counts.
+    /// </summary>
+    public Node AddEmptyNode(string opType, string domain, int operandCapacity, int resultCapacity, Node? before = null)
+    {
+        var node = new Node(opType, domain, operandCapacity, resultCapacity) { Owner = this };
         Link(node, before);
         return node;
     }
@@ -406,9 +486,10 @@ public sealed class Graph
             var inputs = n.InputList;
             for (int i = 0; i < inputs.Count; i++)
                 if (inputs[i] is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
-            foreach (var g in n.Subgraphs)
-                foreach (var c in g.Captures)
-                    if (c.Outer is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
+            if (n.HasSubgraphs)
+                foreach (var g in n.Subgraphs)
+                    foreach (var c in g.Captures)
+                        if (c.Outer is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
             n.Mark = ++position;
         }
         return true;

@@ -3,17 +3,20 @@ namespace Alloy.IR;
 /// <summary>An operation. Operands and results change only through <see cref="Graph"/> methods.</summary>
 public sealed class Node
 {
-    internal readonly List<Value?> InputList = [];
-    internal readonly List<Value> OutputList = [];
-    private static readonly SortedDictionary<string, string> NoAnnotations = new(StringComparer.Ordinal);
-    private readonly List<Attr> _attributes = [];
-    private SortedDictionary<string, string>? _annotations;
+    internal readonly List<Value?> InputList;
+    internal readonly List<Value> OutputList;
+    private static readonly Attr[] NoAttributes = [];
+    /// <summary>Created with the first attribute (most nodes have none).</summary>
+    private List<Attr>? _attributes;
+    private AnnotationMap? _annotations;
     private List<KeyValuePair<string, string>>? _metadata;
 
-    internal Node(string opType, string domain)
+    internal Node(string opType, string domain, int operandCapacity = 0, int resultCapacity = 1)
     {
         OpType = opType;
         Domain = domain;
+        InputList = new List<Value?>(operandCapacity);
+        OutputList = new List<Value>(resultCapacity);
     }
 
     public string OpType { get; set; }
@@ -32,10 +35,10 @@ public sealed class Node
     /// <summary>Operands; null is an omitted optional input.</summary>
     public IReadOnlyList<Value?> Inputs => InputList;
     public IReadOnlyList<Value> Outputs => OutputList;
-    public IReadOnlyList<Attr> Attributes => _attributes;
+    public IReadOnlyList<Attr> Attributes => (IReadOnlyList<Attr>?)_attributes ?? NoAttributes;
 
     /// <summary>Annotations set by passes (<c>prec</c>, <c>acc</c>, <c>kernel</c>, …); not ONNX attributes.</summary>
-    public IReadOnlyDictionary<string, string> Annotations => _annotations ?? NoAnnotations;
+    public IReadOnlyDictionary<string, string> Annotations => _annotations ?? AnnotationMap.Empty;
 
     /// <summary>Scratch slot for graph algorithms (topological checks); meaningless between calls.</summary>
     internal int Mark;
@@ -44,8 +47,10 @@ public sealed class Node
 
     public Attr? FindAttribute(string name)
     {
-        foreach (var a in _attributes)
-            if (a.Name == name) return a;
+        var attributes = _attributes;
+        if (attributes is null) return null;
+        for (int i = 0; i < attributes.Count; i++)
+            if (attributes[i].Name == name) return attributes[i];
         return null;
     }
 
@@ -59,6 +64,7 @@ public sealed class Node
             g.OwnerNode = this;
             _hasSubgraphs = true;
         }
+        _attributes ??= new List<Attr>(2);
         for (int i = 0; i < _attributes.Count; i++)
         {
             if (_attributes[i].Name == attr.Name)
@@ -73,9 +79,9 @@ public sealed class Node
 
     public bool RemoveAttribute(string name)
     {
-        var index = _attributes.FindIndex(a => a.Name == name);
+        var index = _attributes?.FindIndex(a => a.Name == name) ?? -1;
         if (index < 0) return false;
-        Detach(_attributes[index]);
+        Detach(_attributes![index]);
         _attributes.RemoveAt(index);
         return true;
     }
@@ -90,13 +96,16 @@ public sealed class Node
         }
     }
 
-    public void Annotate(string key, string value) => (_annotations ??= new(StringComparer.Ordinal))[key] = value;
+    public void Annotate(string key, string value) => (_annotations ??= new()).Set(key, value);
     public bool RemoveAnnotation(string key) => _annotations?.Remove(key) ?? false;
 
     /// <summary>Subgraphs held by this node's attributes, in attribute order.</summary>
-    public IEnumerable<Graph> Subgraphs => _hasSubgraphs ? _attributes.SelectMany(a => SubgraphsOf(a.Value)) : NoSubgraphs;
+    public IEnumerable<Graph> Subgraphs => _hasSubgraphs && _attributes is not null ? _attributes.SelectMany(a => SubgraphsOf(a.Value)) : NoSubgraphs;
     private static readonly Graph[] NoSubgraphs = [];
     private bool _hasSubgraphs;
+
+    /// <summary>True when an attribute holds a subgraph (cheap test before <see cref="Subgraphs"/>).</summary>
+    internal bool HasSubgraphs => _hasSubgraphs;
 
     internal static IEnumerable<Graph> SubgraphsOf(AttrValue v) => v switch
     {
@@ -104,6 +113,10 @@ public sealed class Node
         GraphsAttr gs => gs.Value,
         _ => [],
     };
+
+    /// <summary>Identity hash (equality stays reference equality), cheaper than the runtime's for node-keyed tables.</summary>
+    public override int GetHashCode() => _hash;
+    private readonly int _hash = IdentityHash.Next();
 
     public override string ToString() => string.IsNullOrEmpty(Name) ? OpType : $"{OpType} '{Name}'";
 }

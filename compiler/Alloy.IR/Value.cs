@@ -29,7 +29,9 @@ public readonly record struct Use(UseKind Kind, Node? User, Graph? Graph, int In
 /// <summary>An SSA value: exactly one definition, and a use-list kept right by the <see cref="Graph"/> API.</summary>
 public sealed class Value
 {
-    internal readonly List<Use> UseList = [];
+    /// <summary>Room for two uses to start with: most values have one or two.</summary>
+    internal readonly List<Use> UseList = new(2);
+    private readonly int _hash = IdentityHash.Next();
 
     internal Value(Graph owner, string name, ValueKind kind, IrType? type)
     {
@@ -58,11 +60,20 @@ public sealed class Value
     /// <summary>For a <see cref="ValueKind.Capture"/>: the enclosing-scope value it stands for.</summary>
     public Value? Outer { get; internal set; }
 
+    /// <summary>Scratch stamp of the verifier's walk that last defined this value; meaningless between calls.</summary>
+    internal long Stamp;
+
+    /// <summary>Position in the owning graph's constant list, or -1 when the value is not listed there.</summary>
+    internal int ConstantSlot = -1;
+
     public IReadOnlyList<Use> Uses => UseList;
     public bool HasUses => UseList.Count > 0;
 
     /// <summary>The element type when the value is a dense tensor.</summary>
     public DataType? ElementType => (Type as TensorType)?.ElementType;
+
+    /// <summary>Identity hash (equality stays reference equality), cheaper than the runtime's for the passes' many value-keyed tables.</summary>
+    public override int GetHashCode() => _hash;
 
     public override string ToString() => "%" + Name;
 }

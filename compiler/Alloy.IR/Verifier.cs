@@ -15,15 +15,16 @@ public static class Verifier
     public static IReadOnlyList<VerifierIssue> Verify(Model model)
     {
         var issues = new List<VerifierIssue>();
-        VerifyGraph(model.Graph, issues);
-        foreach (var f in model.Functions) VerifyGraph(f.Body, issues);
+        if (!FastVerifier.IsValid(model.Graph)) VerifyGraph(model.Graph, issues);
+        foreach (var f in model.Functions)
+            if (!FastVerifier.IsValid(f.Body)) VerifyGraph(f.Body, issues);
         return issues;
     }
 
     public static IReadOnlyList<VerifierIssue> Verify(Graph graph)
     {
         var issues = new List<VerifierIssue>();
-        VerifyGraph(graph, issues);
+        if (!FastVerifier.IsValid(graph)) VerifyGraph(graph, issues);
         return issues;
     }
 
@@ -35,6 +36,7 @@ public static class Verifier
             throw new IrException("IR verification failed:\n  " + string.Join("\n  ", issues));
     }
 
+    /// <summary>The thorough check that names every issue; runs when <see cref="FastVerifier"/> finds the graph not valid.</summary>
     private static void VerifyGraph(Graph g, List<VerifierIssue> issues)
     {
         void Fail(Node? n, string msg) => issues.Add(new VerifierIssue(g.Name, n?.ToString(), msg));
@@ -162,7 +164,7 @@ public static class Verifier
         return false;
     }
 
-    private static bool Precedes(Node a, Node b)
+    internal static bool Precedes(Node a, Node b)
     {
         if (a.Owner != b.Owner) return false;
         for (var n = b.Prev; n is not null; n = n.Prev)

@@ -82,7 +82,7 @@ public sealed partial class OnnxImporter
     // ---------------------------------------------------------------- types
 
     /// <summary>The IR type of a TypeProto; identical encodings share one (immutable) type object.</summary>
-    private IrType? ImportType(Slice? slice, string what, string? scope)
+    private IrType? ImportType(Slice? slice, What what, string? scope)
     {
         if (slice is not { } s) return null;
         var bytes = Bytes(s);
@@ -101,7 +101,7 @@ public sealed partial class OnnxImporter
         return type;
     }
 
-    private IrType? DecodeType(Slice s, string what, string? scope)
+    private IrType? DecodeType(Slice s, What what, string? scope)
     {
         var r = Reader(s);
         IrType? result = null;
@@ -166,7 +166,7 @@ public sealed partial class OnnxImporter
         return found;
     }
 
-    private (DataType, Shape?) DecodeTensorType(Slice s, string what, string? scope)
+    private (DataType, Shape?) DecodeTensorType(Slice s, What what, string? scope)
     {
         var r = Reader(s);
         int elem = 0;
@@ -206,8 +206,15 @@ public sealed partial class OnnxImporter
         return new Shape(dims.ToImmutable());
     }
 
-    private DataType ElementType(int code, string what, string? scope) =>
+    private DataType ElementType(int code, What what, string? scope) =>
         DataTypes.IsKnown(code) ? (DataType)code : throw Fail($"{what} has unknown element type {code}", scope);
+
+    /// <summary>What a type belongs to, for messages; formatted only when one is written.</summary>
+    private readonly record struct What(string Kind, string? Name)
+    {
+        public static implicit operator What(string text) => new(text, null);
+        public override string ToString() => Name is null ? Kind : $"{Kind} '{Name}'";
+    }
 
     // ---------------------------------------------------------------- strings
 

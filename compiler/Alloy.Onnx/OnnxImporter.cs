@@ -296,8 +296,9 @@ public sealed partial class OnnxImporter
         foreach (var vs in inputs)
         {
             var vi = ReadValueInfo(vs);
-            var type = ImportType(vi.Type, $"input '{vi.Name}'", scope);
-            var v = Define(() => g.AddInput(vi.Name, type), vi.Name, scope);
+            var type = ImportType(vi.Type, new What("input", vi.Name), scope);
+            if (g.FindLocal(vi.Name) is not null) throw Twice(vi.Name, scope);
+            var v = g.AddInput(vi.Name, type);
             v.DocString = vi.Doc;
         }
         foreach (var ts in initializers)
@@ -305,12 +306,14 @@ public sealed partial class OnnxImporter
             var (tname, c) = ImportTensor(ts, "initializer", scope, named: false);
             var existing = g.FindLocal(tname);
             if (existing is { Kind: ValueKind.Input, Constant: null }) g.SetInputDefault(existing, c);
-            else Define(() => g.AddConstant(tname, c), tname, scope);
+            else if (existing is not null) throw Twice(tname, scope);
+            else g.AddConstant(tname, c);
         }
         foreach (var ss in sparse)
         {
             var (sname, sc) = ImportSparse(ss, "sparse initializer", scope);
-            Define(() => g.AddSparseConstant(sname, sc), sname, scope);
+            if (g.FindLocal(sname) is not null) throw Twice(sname, scope);
+            g.AddSparseConstant(sname, sc);
         }
 
         ImportNodes(g, nodes, scope);
@@ -320,7 +323,7 @@ public sealed partial class OnnxImporter
         {
             var vi = ReadValueInfo(vs);
             var v = Resolve(g, vi.Name) ?? throw Fail($"graph output '{vi.Name}' is not defined by any node, input or initializer", scope);
-            var type = ImportType(vi.Type, $"output '{vi.Name}'", scope);
+            var type = ImportType(vi.Type, new What("output", vi.Name), scope);
             if (type is not null && (v.Type is null || v.Kind == ValueKind.NodeResult)) v.Type = type;
             if (vi.Doc is not null) v.DocString = vi.Doc;
             g.AddOutput(v);
@@ -367,6 +370,8 @@ public sealed partial class OnnxImporter
         return new ValueInfoRecord(name, type, doc);
     }
 
+    private OnnxImportException Twice(string name, string? scope) => Fail($"'{name}' has two definitions", scope);
+
     private Value Define(Func<Value> define, string name, string? scope)
     {
         try
@@ -381,11 +386,27 @@ public sealed partial class OnnxImporter
 
     private void ApplyValueInfo(Graph g, Slice s)
     {
-        var vi = ReadValueInfo(s);
-        var v = g.FindLocal(vi.Name);
+        // The name is looked up without allocating it: value_info records are as many as the nodes.
+        var r = Reader(s);
+        Slice name = default;
+        Slice? type = null;
+        string? doc = null;
+        while (r.Next())
+        {
+            switch (r.Field)
+            {
+                case ValueInfoProto.NameFieldNumber: name = r.ReadSlice(); break;
+                case ValueInfoProto.TypeFieldNumber: type = r.ReadSlice(); break;
+                case ValueInfoProto.DocStringFieldNumber: doc = r.ReadString(); break;
+                default: r.Skip(); break;
+            }
+        }
+        Span<char> chars = stackalloc char[256];
+        var utf8 = Bytes(name);
+        var v = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? g.FindLocal(chars[..n]) : g.FindLocal(Utf8.GetString(utf8));
         if (v is null || v.Kind != ValueKind.NodeResult) return;
-        v.Type = ImportType(vi.Type, $"value_info '{vi.Name}'", null);
-        if (vi.Doc is not null) v.DocString = vi.Doc;
+        v.Type = ImportType(type, new What("value_info", v.Name), null);
+        if (doc is not null) v.DocString = doc;
     }
 
     /// <summary>Finds <paramref name="name"/> in <paramref name="g"/>, capturing it from an enclosing graph when needed.</summary>
@@ -409,10 +430,13 @@ public sealed partial class OnnxImporter
             string op = "", domain = "", name = "", overload = "";
             string? doc = null;
             List<KeyValuePair<string, string>>? metadata = null;
+            int operands = 0, results = 0;
             while (r.Next())
             {
                 switch (r.Field)
                 {
+                    case NodeProto.InputFieldNumber: operands++; r.Skip(); break;
+                    case NodeProto.OutputFieldNumber: results++; r.Skip(); break;
                     case NodeProto.NameFieldNumber: name = r.ReadString(); break;
                     case NodeProto.OpTypeFieldNumber: op = Intern(r.ReadBytes()); break;
                     case NodeProto.DocStringFieldNumber: doc = r.ReadString(); break;
@@ -422,7 +446,7 @@ public sealed partial class OnnxImporter
                     default: r.Skip(); break;
                 }
             }
-            var node = g.AddNode(op, [], [], domain);
+            var node = g.AddEmptyNode(op, domain, operands, results);
             node.Name = name;
             node.DocString = doc;
             node.Overload = overload;

@@ -76,10 +76,14 @@ internal static class CastGraph
 internal sealed class NameSource
 {
     private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
+    private readonly Graph _main;
 
+    /// <summary>The main graph's names are read from its own name table; only nested graphs' names are collected.</summary>
     public NameSource(Model model)
     {
-        foreach (var g in model.Graph.SelfAndSubgraphs()) Add(g);
+        _main = model.Graph;
+        foreach (var g in model.Graph.SelfAndSubgraphs())
+            if (g != _main) Add(g);
     }
 
     private void Add(Graph g)
@@ -94,7 +98,7 @@ internal sealed class NameSource
     public string Fresh(Graph g, string hint)
     {
         var name = hint;
-        for (int i = 0; _taken.Contains(name) || g.Lookup(name) is not null; i++) name = $"{hint}_{i}";
+        for (int i = 0; _taken.Contains(name) || _main.FindLocal(name) is not null || g.Lookup(name) is not null; i++) name = $"{hint}_{i}";
         _taken.Add(name);
         return name;
     }

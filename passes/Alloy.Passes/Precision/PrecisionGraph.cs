@@ -16,7 +16,7 @@ internal sealed class PrecisionGraph
     public const int ExternalFp32 = -1;
     public const int Free = -2;
 
-    private readonly Dictionary<Value, int> _values = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Value, int> _values = [];
     private readonly List<int> _valueSource = [];
     // Uses of each value as a linked list in flat lists: head per value, next/consumer/fixed per use.
     private readonly List<int> _useHead = [];
