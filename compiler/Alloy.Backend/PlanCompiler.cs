@@ -119,7 +119,38 @@ public sealed class PlanCompiler(KernelRegistry registry)
             var release = lastUse.Where(kv => kv.Value == i).Select(kv => kv.Key).ToArray();
             planSteps.Add(new PlanStep(steps[i].Node, steps[i].Kernel!, steps[i].In, steps[i].Out, release));
         }
-        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs) { FoldedNodes = folded };
+        var memory = PlanMemory(steps.Select(s => s.Out).ToList(), lastUse, outputs.Select(o => o.Item1).ToHashSet(), slots);
+        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs) { FoldedNodes = folded, Memory = memory };
+    }
+
+    /// <summary>
+    /// The arena for the values the steps produce whose size the IR fixes (static shape, fixed-size element type),
+    /// except the graph's outputs, which the caller receives.
+    /// </summary>
+    private static MemoryPlan? PlanMemory(List<int[]> stepOutputs, Dictionary<int, int> lastUse, HashSet<int> graphOutputs, Dictionary<Value, int> slots)
+    {
+        var valueOf = new Dictionary<int, Value>();
+        foreach (var (v, s) in slots) valueOf[s] = v;
+        var lifetimes = new List<MemoryPlanner.Lifetime>();
+        for (int i = 0; i < stepOutputs.Count; i++)
+            foreach (var s in stepOutputs[i])
+            {
+                if (s < 0 || graphOutputs.Contains(s) || !valueOf.TryGetValue(s, out var v) || StaticBytes(v) is not { } bytes) continue;
+                lifetimes.Add(new MemoryPlanner.Lifetime(s, i, lastUse.GetValueOrDefault(s, i), bytes));
+            }
+        // A plan only when every produced value has a static size; otherwise the executor learns one from a run.
+        int produced = stepOutputs.Sum(o => o.Count(s => s >= 0 && !graphOutputs.Contains(s)));
+        return lifetimes.Count == produced && produced > 0 ? MemoryPlanner.Plan(stepOutputs.Count, lifetimes) : null;
+    }
+
+    /// <summary>The byte size of a dense tensor value whose shape and element type are fully known, else null.</summary>
+    private static long? StaticBytes(Value v)
+    {
+        if (v.Type is not TensorType { Shape: { IsFullyKnown: true } shape } tt) return null;
+        if (tt.ElementType is DataType.Undefined or DataType.String) return null;
+        long count = 1;
+        foreach (var d in shape.Dims) count = checked(count * d.Size!.Value);
+        return ((ElementType)(int)tt.ElementType).ByteCount(count);
     }
 
     /// <summary>Ops whose result is not a function of their inputs: never folded.</summary>

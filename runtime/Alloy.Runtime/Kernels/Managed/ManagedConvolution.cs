@@ -63,7 +63,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel
         var geometry = new ConvGeometry(x.Shape[2], x.Shape[3], kernel[0], kernel[1], win.Stride[0], win.Stride[1],
             win.Dilation[0], win.Dilation[1], win.PadBegin[0], win.PadBegin[1], win.Out[0], win.Out[1]);
 
-        var y = Tensor.Create(_outputType ?? x.Type, [n, m, win.Out[0], win.Out[1]]);
+        var y = Tensor.CreateUninitialized(_outputType ?? x.Type, [n, m, win.Out[0], win.Out[1]]);
         try
         {
             using var output = new FloatOutput(y);

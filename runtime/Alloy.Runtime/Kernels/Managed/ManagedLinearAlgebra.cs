@@ -52,7 +52,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
             return;
         }
         var s = MatMulShape.Of(a.Shape, b.Shape, "MatMul");
-        var y = Tensor.Create(outputType ?? a.Type, s.OutShape);
+        var y = Tensor.CreateUninitialized(outputType ?? a.Type, s.OutShape);
         try
         {
             using var output = new FloatOutput(y);
@@ -125,7 +125,7 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
         }
         var av = transA ? new StridedMatrix(isa, a.Pointer, a.Type, 1, m) : new StridedMatrix(isa, a.Pointer, a.Type, k, 1);
         var bv = transB ? new StridedMatrix(isa, b.Pointer, b.Type, 1, k) : new StridedMatrix(isa, b.Pointer, b.Type, n, 1);
-        var y = Tensor.Create(outputType ?? a.Type, [m, n]);
+        var y = Tensor.CreateUninitialized(outputType ?? a.Type, [m, n]);
         try
         {
             using var output = new FloatOutput(y);
