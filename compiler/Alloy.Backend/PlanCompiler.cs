@@ -2,6 +2,7 @@ using Alloy.IR;
 using Alloy.Runtime;
 using Alloy.Runtime.Execution;
 using Alloy.Runtime.Kernels;
+using Alloy.Runtime.Kernels.Managed;
 
 namespace Alloy.Backend;
 
@@ -72,9 +73,11 @@ public sealed class PlanCompiler(KernelRegistry registry)
         var nodes = g.Nodes.ToList();
         var lastUse = new Dictionary<int, int>();
         var steps = new List<(KernelNode Node, IKernel? Kernel, int[] In, int[] Out)>();
+        var fusedAway = new HashSet<Node>();
         for (int i = 0; i < nodes.Count; i++)
         {
             var n = nodes[i];
+            if (fusedAway.Contains(n)) continue;
             var operandSlots = new List<int>();
             foreach (var v in n.Inputs) operandSlots.Add(v is null ? -1 : Slot(v));
             foreach (var sub in n.Subgraphs)
@@ -90,6 +93,14 @@ public sealed class PlanCompiler(KernelRegistry registry)
                 OutputTypes = n.Outputs.Select(v => v.ElementType is { } e && e != DataType.Undefined ? (ElementType?)(int)e : null).ToArray(),
             };
             var kernel = registry.Create(node, out var reason);
+            if (kernel is IActivationFusion fusable && FusableActivation(n, known, Slot) is var (activation, clamp)
+                && fusable.WithActivation(clamp) is { } fused)
+            {
+                // The Relu / Clip that alone consumes this result runs in the kernel's epilogue, into its own slot.
+                kernel = fused;
+                outSlots = [Slot(activation.Outputs[0])];
+                fusedAway.Add(activation);
+            }
             if (kernel is null)
                 _unsupported.Add(new UnsupportedNode(g.Name, n.Name.Length > 0 ? $"'{n.Name}'" : $"producing '{n.Outputs.FirstOrDefault()?.Name}'",
                     (n.IsDefaultDomain ? "" : n.Domain + "::") + n.OpType, node.Opset,
@@ -119,7 +130,75 @@ public sealed class PlanCompiler(KernelRegistry registry)
             var release = lastUse.Where(kv => kv.Value == i).Select(kv => kv.Key).ToArray();
             planSteps.Add(new PlanStep(steps[i].Node, steps[i].Kernel!, steps[i].In, steps[i].Out, release));
         }
-        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs) { FoldedNodes = folded };
+        var memory = PlanMemory(steps.Select(s => s.Out).ToList(), lastUse, outputs.Select(o => o.Item1).ToHashSet(), slots);
+        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs)
+        {
+            FoldedNodes = folded,
+            FusedNodes = fusedAway.Count,
+            Memory = memory,
+        };
+    }
+
+    /// <summary>
+    /// The arena for the values the steps produce whose size the IR fixes (static shape, fixed-size element type),
+    /// except the graph's outputs, which the caller receives.
+    /// </summary>
+    private static MemoryPlan? PlanMemory(List<int[]> stepOutputs, Dictionary<int, int> lastUse, HashSet<int> graphOutputs, Dictionary<Value, int> slots)
+    {
+        var valueOf = new Dictionary<int, Value>();
+        foreach (var (v, s) in slots) valueOf[s] = v;
+        var lifetimes = new List<MemoryPlanner.Lifetime>();
+        for (int i = 0; i < stepOutputs.Count; i++)
+            foreach (var s in stepOutputs[i])
+            {
+                if (s < 0 || graphOutputs.Contains(s) || !valueOf.TryGetValue(s, out var v) || StaticBytes(v) is not { } bytes) continue;
+                lifetimes.Add(new MemoryPlanner.Lifetime(s, i, lastUse.GetValueOrDefault(s, i), bytes));
+            }
+        // A plan only when every produced value has a static size; otherwise the executor learns one from a run.
+        int produced = stepOutputs.Sum(o => o.Count(s => s >= 0 && !graphOutputs.Contains(s)));
+        return lifetimes.Count == produced && produced > 0 ? MemoryPlanner.Plan(stepOutputs.Count, lifetimes) : null;
+    }
+
+    /// <summary>The byte size of a dense tensor value whose shape and element type are fully known, else null.</summary>
+    private static long? StaticBytes(Value v)
+    {
+        if (v.Type is not TensorType { Shape: { IsFullyKnown: true } shape } tt) return null;
+        if (tt.ElementType is DataType.Undefined or DataType.String) return null;
+        long count = 1;
+        foreach (var d in shape.Dims) count = checked(count * d.Size!.Value);
+        return ((ElementType)(int)tt.ElementType).ByteCount(count);
+    }
+
+    /// <summary>
+    /// The Relu, or Clip with bounds known now, that is the only consumer of <paramref name="n"/>'s single result (a
+    /// Conv / Gemm / MatMul whose result is not a graph output), with the clamp it applies; null otherwise.
+    /// </summary>
+    private static (Node Activation, ActivationClamp Clamp)? FusableActivation(Node n, Dictionary<int, Tensor> known, Func<Value, int> slot)
+    {
+        if (n.Outputs.Count != 1 || n.Outputs[0].Uses is not [{ Kind: UseKind.Operand, Index: 0, User: { } user }]) return null;
+        if (!user.IsDefaultDomain || user.Outputs.Count != 1 || user.Subgraphs.Any() || user.Outputs[0].Name.Length == 0) return null;
+        if (user.Outputs[0].ElementType != n.Outputs[0].ElementType) return null;
+        if (user.OpType == "Relu" && user.Inputs.Count == 1) return (user, ActivationClamp.Relu);
+        if (user.OpType != "Clip") return null;
+        float lo = float.NegativeInfinity, hi = float.PositiveInfinity;
+        if (user.Inputs.Count == 1 && user.FindAttribute("min") is null && user.FindAttribute("max") is null)
+            return (user, ActivationClamp.Between(lo, hi));
+        if (user.Inputs.Count == 1)
+        {
+            // Opset 6: bounds are attributes (defaults: the float range).
+            lo = user.FindAttribute("min") is { Value: FloatAttr fmin } ? fmin.Value : float.MinValue;
+            hi = user.FindAttribute("max") is { Value: FloatAttr fmax } ? fmax.Value : float.MaxValue;
+            return (user, ActivationClamp.Between(lo, hi));
+        }
+        for (int b = 1; b < user.Inputs.Count; b++)
+        {
+            if (user.Inputs[b] is not { } bound) continue;
+            if (!known.TryGetValue(slot(bound), out var t) || t.Length != 1 || !t.Type.IsFloat()) return null;
+            float v = (float)Alloy.Runtime.Numerics.ElementConvert.GetDouble(t, 0);
+            if (b == 1) lo = v;
+            else hi = v;
+        }
+        return (user, ActivationClamp.Between(lo, hi));
     }
 
     /// <summary>Ops whose result is not a function of their inputs: never folded.</summary>

@@ -11,8 +11,21 @@ public sealed unsafe class Tensor : IDisposable
     public const int Alignment = 64;
     private void* _data;
     private readonly string[]? _strings;
+    private ITensorMemory? _owner;
 
-    private Tensor(ElementType type, long[] shape)
+    /// <summary>
+    /// Where tensors created on this thread take their memory (null: the native heap). The plan executor sets it to
+    /// its memory plan's arena while a step runs, so kernels' outputs land in preassigned, reused buffers.
+    /// </summary>
+    [ThreadStatic] private static ITensorMemory? t_memory;
+
+    internal static ITensorMemory? CurrentMemory
+    {
+        get => t_memory;
+        set => t_memory = value;
+    }
+
+    private Tensor(ElementType type, long[] shape, bool clear = true)
     {
         Type = type;
         Shape = shape;
@@ -30,9 +43,17 @@ public sealed unsafe class Tensor : IDisposable
             return;
         }
         ByteLength = type.ByteCount(n);
-        _data = NativeMemory.AlignedAlloc((nuint)Math.Max(ByteLength, 1), Alignment);
-        NativeMemory.Clear(_data, (nuint)ByteLength);
-        if (ByteLength > 0) GC.AddMemoryPressure(ByteLength);
+        if (t_memory is { } memory && ByteLength > 0 && memory.TryRent(ByteLength, out var rented))
+        {
+            _data = rented;
+            _owner = memory;
+        }
+        else
+        {
+            _data = NativeMemory.AlignedAlloc((nuint)Math.Max(ByteLength, 1), Alignment);
+            if (ByteLength > 0) GC.AddMemoryPressure(ByteLength);
+        }
+        if (clear) NativeMemory.Clear(_data, (nuint)ByteLength);
     }
 
     ~Tensor() => Free();
@@ -47,6 +68,13 @@ public sealed unsafe class Tensor : IDisposable
 
     /// <summary>A zero-filled tensor.</summary>
     public static Tensor Create(ElementType type, ReadOnlySpan<long> shape) => new(type, shape.ToArray());
+
+    /// <summary>A tensor whose elements are not initialized: for kernels that write every element.</summary>
+    internal static Tensor CreateUninitialized(ElementType type, ReadOnlySpan<long> shape) =>
+        type == ElementType.String ? Create(type, shape) : new(type, shape.ToArray(), clear: false);
+
+    /// <summary>Whether the data lives in memory handed out by <paramref name="memory"/>.</summary>
+    internal bool IsOwnedBy(ITensorMemory memory) => ReferenceEquals(_owner, memory);
 
     public static Tensor FromArray<T>(ElementType type, ReadOnlySpan<long> shape, ReadOnlySpan<T> data) where T : unmanaged
     {
@@ -106,8 +134,13 @@ public sealed unsafe class Tensor : IDisposable
     private void Free()
     {
         if (_data == null) return;
-        NativeMemory.AlignedFree(_data);
-        if (ByteLength > 0) GC.RemoveMemoryPressure(ByteLength);
+        if (_owner is { } owner) owner.Return(_data, ByteLength);
+        else
+        {
+            NativeMemory.AlignedFree(_data);
+            if (ByteLength > 0) GC.RemoveMemoryPressure(ByteLength);
+        }
         _data = null;
+        _owner = null;
     }
 }

@@ -16,7 +16,7 @@ namespace Alloy.Benchmarks;
 /// On a shared machine the wall-clock mean includes time the benchmark waited for a core, so the global cleanup also
 /// prints a CPU-time figure (see <see cref="CpuTimeMeter"/>): GFLOP/s per busy core.
 /// </summary>
-[Config(typeof(CliRuntimeConfig))]
+[Config(typeof(ShortRunConfig))]
 [GflopsColumn]
 public class MatMulBenchmark
 {

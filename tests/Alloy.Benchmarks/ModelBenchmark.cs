@@ -21,7 +21,7 @@ namespace Alloy.Benchmarks;
 /// input. The global cleanup prints CPU time per operation (all threads of the process), a figure that holds on a
 /// loaded machine where the wall-clock mean does not.
 /// </summary>
-[Config(typeof(CliRuntimeConfig))]
+[Config(typeof(ShortRunConfig))]
 public class ModelBenchmark
 {
     public static readonly string[] CorpusModels = ["resnet18_w32", "mobilenet_v2_w050", "squeezenet1_1", "transformer_encoder"];

@@ -55,16 +55,30 @@ public sealed class PlanExecutor(int threads = 0)
         }
 
         var outputSlots = new HashSet<int>(plan.Outputs.Select(o => o.Slot));
+        // Tensors created outside this plan's steps (and by the steps of a plan without a memory plan) use the heap;
+        // the enclosing plan's arena, when this is a subgraph run, is put back on the way out.
+        var enclosingMemory = Tensor.CurrentMemory;
+        Tensor.CurrentMemory = null;
+        var pool = plan.MemoryFor(inputs, out var shapeKey);
+        var arena = pool?.Take();
+        var produced = pool is null && plan.ShouldLearn(shapeKey) ? new List<(int Slot, int Step, long Bytes)>() : null;
         try
         {
-            foreach (var step in plan.Steps)
+            for (int stepIndex = 0; stepIndex < plan.Steps.Count; stepIndex++)
             {
+                var step = plan.Steps[stepIndex];
                 var args = new Tensor?[step.InputSlots.Length];
                 for (int i = 0; i < args.Length; i++)
                     args[i] = step.InputSlots[i] < 0 ? null : slots[step.InputSlots[i]];
                 var results = new Tensor?[step.OutputSlots.Length];
+                var blocks = arena is null ? null : pool!.Plan.StepResults[stepIndex];
                 try
                 {
+                    if (blocks is { Length: > 0 })
+                    {
+                        arena!.Expect(blocks);
+                        Tensor.CurrentMemory = arena;
+                    }
                     step.Kernel.Run(context, args, results);
                 }
                 catch (Exception e) when (e is KernelException or KernelTypeException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
@@ -72,6 +86,15 @@ public sealed class PlanExecutor(int threads = 0)
                     foreach (var r in results) if (r is not null && Array.IndexOf(args, r) < 0) r.Dispose();
                     throw new ExecutionException($"graph '{plan.Name}', node {step.Node}: {e.Message}", e);
                 }
+                finally
+                {
+                    Tensor.CurrentMemory = null;
+                }
+                if (arena is not null) KeepInPlace(arena, blocks, step, results);
+                if (produced is not null)
+                    for (int i = 0; i < results.Length; i++)
+                        if (results[i] is { Type: not ElementType.String } r && step.OutputSlots[i] is >= 0 and var slot && !outputSlots.Contains(slot))
+                            produced.Add((slot, stepIndex, r.ByteLength));
                 for (int i = 0; i < results.Length; i++)
                 {
                     int slot = step.OutputSlots[i];
@@ -95,13 +118,41 @@ public sealed class PlanExecutor(int threads = 0)
             }
             for (int s = 0; s < slots.Length; s++)
                 if (!borrowed[s] && slots[s] is { } t && !handedOut.Contains(t)) t.Dispose();
+            if (arena is not null) pool!.GiveBack(arena);
+            if (produced is not null) plan.Learn(shapeKey, produced);
             return outputs;
         }
         catch
         {
             for (int s = 0; s < slots.Length; s++)
                 if (!borrowed[s]) slots[s]?.Dispose();
+            // The arena is not reused after a failed run: a tensor the failure left behind may still point into it.
             throw;
+        }
+        finally
+        {
+            Tensor.CurrentMemory = enclosingMemory;
+        }
+    }
+
+    /// <summary>
+    /// A result in the arena must sit in the block planned for its own slot (its bytes are reserved for exactly its
+    /// lifetime); a result that took another block of the step (a kernel creating its outputs out of order, or a
+    /// temporary returned as a result) is moved to the heap.
+    /// </summary>
+    private static unsafe void KeepInPlace(ArenaMemory arena, ArenaBlock[]? blocks, PlanStep step, Tensor?[] results)
+    {
+        for (int i = 0; i < results.Length; i++)
+        {
+            if (results[i] is not { } r || !r.IsOwnedBy(arena)) continue;
+            int slot = step.OutputSlots[i];
+            bool inPlace = false;
+            if (blocks is not null && slot >= 0)
+                foreach (var b in blocks)
+                    if (b.Slot == slot && arena.Address(b) == r.Pointer) inPlace = true;
+            if (inPlace) continue;
+            results[i] = ElementConvert.Clone(r);
+            r.Dispose();
         }
     }
 

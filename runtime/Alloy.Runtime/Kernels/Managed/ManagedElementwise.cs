@@ -56,7 +56,7 @@ internal static class ManagedElementwise
                 fallback.Run(context, inputs, outputs);
                 return;
             }
-            var y = Tensor.Create(ElementType.Float, shape);
+            var y = Tensor.CreateUninitialized(ElementType.Float, shape);
             float* pa = (float*)a.Pointer, pb = (float*)b.Pointer, py = (float*)y.Pointer;
             long n = y.Length;
             switch (pattern)
@@ -236,7 +236,7 @@ internal static class ManagedElementwise
                 lo = min is null ? float.NegativeInfinity : ((float*)min.Pointer)[0];
                 hi = max is null ? float.PositiveInfinity : ((float*)max.Pointer)[0];
             }
-            var y = Tensor.Create(ElementType.Float, x.Shape);
+            var y = Tensor.CreateUninitialized(ElementType.Float, x.Shape);
             Clip(isa, (float*)x.Pointer, (float*)y.Pointer, x.Length, lo, hi);
             outputs[0] = y;
         }

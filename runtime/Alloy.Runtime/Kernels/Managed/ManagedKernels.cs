@@ -77,6 +77,9 @@ public static class ManagedKernels
         r.Register("Conv", (KernelNode n, out string? reason) => Create(n, out reason, fallback => ManagedConvKernel.Create(isa, fallback, n, DeclaredOutput(n))));
         ManagedElementwise.Register(r, isa);
         ManagedPooling.Register(r, isa);
+        ManagedMath.Register(r, isa);
+        ManagedReductions.Register(r, isa);
+        ManagedMovement.Register(r);
     }
 
     /// <summary>

@@ -41,18 +41,21 @@ internal sealed unsafe class FloatOutput : IDisposable
 /// <see cref="Sgemm"/>, the result stored as the node's decided result type (f32 / bf16 / f16) or else A's type. When B has no batch dims of its own, A's batch folds into M (one GEMM); otherwise one GEMM
 /// per batch matrix, spread over the threads when the matrices are small. Other types go to the reference kernel.
 /// </summary>
-internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType) : IKernel
+internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, ActivationClamp clamp = default) : IKernel, IActivationFusion
 {
+    public IKernel? WithActivation(ActivationClamp activation) => clamp.Enabled ? null : new ManagedMatMulKernel(isa, fallback, outputType, activation);
+
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         if (inputs.Length < 2 || inputs[0] is not { } a || inputs[1] is not { } b || a.Type != b.Type
             || !ManagedConvert.IsSupported(a.Type) || a.Rank == 0 || b.Rank == 0)
         {
             fallback.Run(context, inputs, outputs);
+            if (outputs[0] is { } r) clamp.ApplyInPlace(isa, r);
             return;
         }
         var s = MatMulShape.Of(a.Shape, b.Shape, "MatMul");
-        var y = Tensor.Create(outputType ?? a.Type, s.OutShape);
+        var y = Tensor.CreateUninitialized(outputType ?? a.Type, s.OutShape);
         try
         {
             using var output = new FloatOutput(y);
@@ -77,7 +80,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         for (long p = 0; p < batch && foldBatch; p++) foldBatch = s.BBatch[p] == 0 && s.ABatch[p] == p;
         if (foldBatch)
         {
-            Sgemm.Multiply(isa, threads, batch * m, n, k, new StridedMatrix(isa, ad, type, k, 1), new StridedMatrix(isa, bd, type, n, 1), c, n, Epilogue.None);
+            Sgemm.Multiply(isa, threads, batch * m, n, k, new StridedMatrix(isa, ad, type, k, 1), new StridedMatrix(isa, bd, type, n, 1), c, n, Epilogue.None.With(clamp));
             return;
         }
         int elementSize = type == ElementType.Float ? 4 : 2;
@@ -89,7 +92,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         {
             var am = new StridedMatrix(isa, (byte*)aBase + aBatch[p] * m * k * elementSize, type, k, 1);
             var bm = new StridedMatrix(isa, (byte*)bBase + bBatch[p] * k * n * elementSize, type, n, 1);
-            Sgemm.Multiply(isa, inner, m, n, k, am, bm, (float*)cBase + p * m * n, n, Epilogue.None);
+            Sgemm.Multiply(isa, inner, m, n, k, am, bm, (float*)cBase + p * m * n, n, Epilogue.None.With(clamp));
         });
     }
 }
@@ -99,8 +102,11 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
 /// operand strides and C (scalar, [N], [1,N], [M,1] or [M,N]) broadcast through the epilogue, all in float32,
 /// rounded once on store. Other types and ranks go to the reference kernel.
 /// </summary>
-internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, float alpha, float beta, bool transA, bool transB) : IKernel
+internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, float alpha, float beta, bool transA, bool transB, ActivationClamp clamp = default) : IKernel, IActivationFusion
 {
+    public IKernel? WithActivation(ActivationClamp activation) =>
+        clamp.Enabled ? null : new ManagedGemmKernel(isa, fallback, outputType, alpha, beta, transA, transB, activation);
+
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var c = inputs.Length > 2 ? inputs[2] : null;
@@ -108,6 +114,7 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
             || a.Rank != 2 || b.Rank != 2 || (c is not null && (c.Type != a.Type || c.Rank > 2)))
         {
             fallback.Run(context, inputs, outputs);
+            if (outputs[0] is { } r) clamp.ApplyInPlace(isa, r);
             return;
         }
         long m = transA ? a.Shape[1] : a.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
@@ -125,14 +132,14 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
         }
         var av = transA ? new StridedMatrix(isa, a.Pointer, a.Type, 1, m) : new StridedMatrix(isa, a.Pointer, a.Type, k, 1);
         var bv = transB ? new StridedMatrix(isa, b.Pointer, b.Type, 1, k) : new StridedMatrix(isa, b.Pointer, b.Type, n, 1);
-        var y = Tensor.Create(outputType ?? a.Type, [m, n]);
+        var y = Tensor.CreateUninitialized(outputType ?? a.Type, [m, n]);
         try
         {
             using var output = new FloatOutput(y);
             var bias = c is null ? null : ManagedConvert.ToFloats(isa, c);
             fixed (float* bp = bias)
             {
-                var e = new Epilogue(alpha, beta, bp, rowStride, colStride);
+                var e = new Epilogue(alpha, beta, bp, rowStride, colStride, clamp);
                 Sgemm.Multiply(isa, context.Threads, m, n, k, av, bv, output.Data, n, e);
             }
             output.Complete(isa);

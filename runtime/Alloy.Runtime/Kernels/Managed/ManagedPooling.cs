@@ -44,7 +44,7 @@ internal static class ManagedPooling
             var g = new ConvGeometry(x.Shape[2], x.Shape[3], win.Kernel[0], win.Kernel[1], win.Stride[0], win.Stride[1],
                 win.Dilation[0], win.Dilation[1], win.PadBegin[0], win.PadBegin[1], win.Out[0], win.Out[1]);
             long planes = x.Shape[0] * x.Shape[1], inSize = g.H * g.W, outSize = g.OH * g.OW;
-            var y = Tensor.Create(ElementType.Float, [x.Shape[0], x.Shape[1], g.OH, g.OW]);
+            var y = Tensor.CreateUninitialized(ElementType.Float, [x.Shape[0], x.Shape[1], g.OH, g.OW]);
             var layout = PhaseLayout.Of(g);
             nint xData = (nint)x.Pointer, yData = (nint)y.Pointer;
             int workers = planes * outSize * g.KH * g.KW < (1L << 16) ? 1 : context.Threads;
@@ -165,7 +165,7 @@ internal static class ManagedPooling
                 return;
             }
             long planes = x.Shape[0] * x.Shape[1], size = x.Length / Math.Max(1, planes);
-            var y = Tensor.Create(ElementType.Float, x.Shape.Select((d, i) => i < 2 ? d : 1).ToArray());
+            var y = Tensor.CreateUninitialized(ElementType.Float, x.Shape.Select((d, i) => i < 2 ? d : 1).ToArray());
             float* src = (float*)x.Pointer, dst = (float*)y.Pointer;
             for (long p = 0; p < planes; p++)
             {

@@ -316,42 +316,94 @@ internal readonly unsafe struct Im2ColSource : IPanelSource
 
 /// <summary>
 /// What happens to each accumulated dot product before it is stored: <c>y = Alpha·acc + Beta·Bias[i·BiasRowStride +
-/// j·BiasColStride]</c> (the bias term only when <see cref="Bias"/> is set; strides of 0 broadcast), in float32.
+/// j·BiasColStride]</c> (the bias term only when <see cref="Bias"/> is set; strides of 0 broadcast), in float32, then
+/// when <see cref="Clamp"/> is set <c>min(max(y, Lo), Hi)</c> with the IEEE maximum / minimum of the Relu / Clip
+/// kernels (a NaN stays NaN) — a fused activation.
 /// </summary>
-internal readonly unsafe struct Epilogue(float alpha, float beta, float* bias, long biasRowStride, long biasColStride)
+internal readonly unsafe struct Epilogue(float alpha, float beta, float* bias, long biasRowStride, long biasColStride, ActivationClamp clamp = default)
 {
     public readonly float Alpha = alpha, Beta = beta;
     public readonly float* Bias = bias;
     public readonly long BiasRowStride = biasRowStride, BiasColStride = biasColStride;
+    public readonly ActivationClamp Clamp = clamp;
 
     public static Epilogue None => new(1, 0, null, 0, 0);
 
     /// <summary>A bias per row (a Conv's per-output-channel bias).</summary>
     public static Epilogue RowBias(float* bias) => new(1, 1, bias, 1, 0);
 
-    public bool IsIdentity => Alpha == 1 && Bias == null;
+    /// <summary>The same epilogue followed by <paramref name="clamp"/>.</summary>
+    public Epilogue With(ActivationClamp clamp) => new(Alpha, Beta, Bias, BiasRowStride, BiasColStride, clamp);
+
+    public bool IsIdentity => Alpha == 1 && Bias == null && !Clamp.Enabled;
 
     /// <summary>Applies the epilogue to the block rows [i0, i0+rows) × columns [j0, j0+cols) stored at <paramref name="c"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(float* c, long ldc, long i0, long j0, int rows, int cols)
     {
         if (IsIdentity) return;
+        var alpha = Vector512.Create(Alpha);
+        var beta = Vector512.Create(Beta);
+        var lo = Vector512.Create(Clamp.Lo);
+        var hi = Vector512.Create(Clamp.Hi);
+        bool vector = Vector512.IsHardwareAccelerated;
         for (int r = 0; r < rows; r++)
         {
             float* row = c + r * ldc;
-            if (Alpha != 1)
-                for (int j = 0; j < cols; j++) row[j] = Alpha * row[j];
-            if (Bias == null) continue;
-            float* b = Bias + (i0 + r) * BiasRowStride + j0 * BiasColStride;
-            if (BiasColStride == 0)
+            float* b = Bias == null ? null : Bias + (i0 + r) * BiasRowStride + j0 * BiasColStride;
+            int j = 0;
+            if (vector)
             {
-                float v = Beta == 1 ? b[0] : Beta * b[0];
-                for (int j = 0; j < cols; j++) row[j] += v;
+                bool broadcast = b != null && BiasColStride == 0, contiguous = b != null && BiasColStride == 1;
+                if (b == null || broadcast || contiguous)
+                {
+                    var bv = broadcast ? Vector512.Create(b[0]) : default;
+                    for (; j + 16 <= cols; j += 16)
+                    {
+                        var v = Vector512.Load(row + j);
+                        if (Alpha != 1) v = alpha * v;
+                        if (broadcast) v += Beta == 1 ? bv : beta * bv;
+                        else if (contiguous) v += Beta == 1 ? Vector512.Load(b + j) : beta * Vector512.Load(b + j);
+                        if (Clamp.Enabled) v = Vector512.Min(Vector512.Max(v, lo), hi);
+                        v.Store(row + j);
+                    }
+                }
             }
-            else if (Beta == 1)
-                for (int j = 0; j < cols; j++) row[j] += b[j * BiasColStride];
-            else
-                for (int j = 0; j < cols; j++) row[j] += Beta * b[j * BiasColStride];
+            for (; j < cols; j++)
+            {
+                float v = row[j];
+                if (Alpha != 1) v = Alpha * v;
+                if (b != null) v += Beta == 1 ? b[j * BiasColStride] : Beta * b[j * BiasColStride];
+                row[j] = Clamp.Apply(v);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A Relu (<c>[0, +∞]</c>) or Clip (<c>[Lo, Hi]</c>) fused into the kernel before it: <c>min(max(y, Lo), Hi)</c> as
+/// the Relu / Clip kernels compute it. Rounding is monotonic and the bounds of a 16-bit result are that type's
+/// values, so clamping the float32 result before its one rounding gives the same bits as clamping after.
+/// </summary>
+public readonly record struct ActivationClamp(bool Enabled, float Lo, float Hi)
+{
+    public static ActivationClamp Relu => new(true, 0f, float.PositiveInfinity);
+
+    public static ActivationClamp Between(float lo, float hi) => new(true, lo, hi);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Apply(float v) => Enabled ? MathF.Min(MathF.Max(v, Lo), Hi) : v;
+
+    /// <summary>Clamps a float32 / bf16 / f16 tensor in place (the fallback path of a fused kernel).</summary>
+    internal unsafe void ApplyInPlace(ManagedIsa isa, Tensor t)
+    {
+        if (!Enabled) return;
+        var data = new float[t.Length];
+        fixed (float* d = data)
+        {
+            ManagedConvert.Widen(isa, t.Type, t.Pointer, d, t.Length);
+            for (long i = 0; i < t.Length; i++) d[i] = Apply(d[i]);
+            ManagedConvert.Narrow(isa, t.Type, d, t.Pointer, t.Length);
         }
     }
 }
