@@ -23,6 +23,8 @@ public sealed class PlanCompiler(KernelRegistry registry)
     {
         _model = model;
         _unsupported.Clear();
+        // QDQ groups run as integer kernels when the registry has them (the model's graph is rewritten in place).
+        if (registry.Supports(Alloy.Runtime.Kernels.Managed.Int8Kernels.Domain, "QLinearConv")) QdqFusion.Apply(model.Graph);
         var plan = CompileGraph(model.Graph);
         if (_unsupported.Count > 0) throw new UnsupportedModelException([.. _unsupported]);
         return plan;

@@ -80,6 +80,7 @@ public static class ManagedKernels
         ManagedMath.Register(r, isa);
         ManagedReductions.Register(r, isa);
         ManagedMovement.Register(r);
+        Int8Kernels.Register(r, Int8Kernels.IsaFor(isa));
     }
 
     /// <summary>
