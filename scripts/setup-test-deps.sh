@@ -9,6 +9,8 @@ need=()
 /usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null || need+=(python3-onnx python3-numpy)
 # torchvision exports the full-width resnet18 the model benchmark runs (tests/tools/make_resnet18.py).
 /usr/bin/python3 -c 'import torchvision' 2>/dev/null || need+=(python3-torchvision)
+# The TorchScript frontend tests run archives made by Debian's torch (tests/tools/make_torchscript_fixtures.py).
+/usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
@@ -38,3 +40,7 @@ if [ -z "$ort_lib" ]; then
   exit 1
 fi
 echo "ONNX Runtime $ort_version: $ort_lib"
+
+# TorchScript fixtures (torchvision resnet18 / mobilenet_v2, nn.TransformerEncoder) with torch's reference outputs;
+# a no-op when they are up to date.
+/usr/bin/python3 "$root/tests/tools/make_torchscript_fixtures.py" "$root/.deps/torchscript"

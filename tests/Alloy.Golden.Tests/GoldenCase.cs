@@ -7,7 +7,8 @@ namespace Alloy.Golden.Tests;
 /// <summary>
 /// One golden case: <c>golden/&lt;suite&gt;/&lt;case&gt;.ir</c> starts with <c>// RUN: &lt;what&gt;</c>; running it yields
 /// IR text compared with <c>&lt;case&gt;.expected.ir</c>.
-/// RUN forms: <c>import corpus:&lt;path&gt;</c> (print the IR of a corpus ONNX model), <c>print</c> (parse the IR
+/// RUN forms: <c>import corpus:&lt;path&gt;</c> (print the IR of a corpus ONNX model, or of a TorchScript archive,
+/// optionally followed by input types such as <c>x=f32[N,8,8]</c>), <c>print</c> (parse the IR
 /// below the RUN line and print it), and a pipeline string such as <c>infer-shapes,fold-casts</c> (parse the IR
 /// below the RUN line, run the pipeline with verification after every pass, print the result).
 /// </summary>
@@ -34,8 +35,12 @@ public sealed record GoldenCase(string Suite, string Name, string CasePath)
         var body = text.Length > firstLine.Length ? text[(firstLine.Length + 1)..] : "";
         if (run.StartsWith("import corpus:", StringComparison.Ordinal))
         {
-            var modelPath = Path.Combine(RepoPaths.CorpusModels, run["import corpus:".Length..]);
-            using var model = OnnxImporter.Load(modelPath);
+            // import corpus:<path>.onnx, or import corpus:<path>.pt [name=type[dims] ...] for TorchScript archives.
+            var words = run["import corpus:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var modelPath = Path.Combine(RepoPaths.CorpusModels, words[0]);
+            using var model = modelPath.EndsWith(".pt", StringComparison.Ordinal)
+                ? Alloy.TorchScript.TorchScriptImporter.Load(modelPath, Alloy.TorchScript.TorchScriptImportOptions.Parse(words.Skip(1)))
+                : OnnxImporter.Load(modelPath);
             var issues = Verifier.Verify(model);
             if (issues.Count > 0) throw new InvalidOperationException(string.Join("\n", issues));
             return IrPrinter.Print(model);

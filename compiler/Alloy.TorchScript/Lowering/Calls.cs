@@ -68,7 +68,7 @@ internal sealed partial class Lowerer
         {
             case "int": return ToInt(Arg(0));
             case "float": return ToFloat(Arg(0));
-            case "bool": return TryTruth(Arg(0)) ?? throw Fail("bool() of a run-time value is not supported");
+            case "bool": return TryTruth(Arg(0)) is bool known ? known : ToBool(Arg(0));
             case "str": return System.Convert.ToString(Arg(0), CultureInfo.InvariantCulture) ?? "None";
             case "len": return Len(Arg(0));
             case "getattr": return GetAttribute(Arg(0), Arg(1) as string ?? throw Fail("getattr needs a string name"));

@@ -207,6 +207,15 @@ internal sealed partial class Lowerer
         _ => throw Fail($"int() of {Describe(x)} is not supported"),
     };
 
+    /// <summary>bool(x) of a run-time value: a run-time bool (non-zero).</summary>
+    public object ToBool(object? x) => x switch
+    {
+        DynNumber { Kind: NumberKind.Bool } d => d,
+        DynNumber d => new DynNumber(NumberAs(d, DataType.Bool), NumberKind.Bool, Dim.Unknown),
+        TensorValue t => new DynNumber(ScalarOf(CastTo(t, DataType.Bool)), NumberKind.Bool, Dim.Unknown),
+        _ => throw Fail($"bool() of {Describe(x)} is not supported"),
+    };
+
     public object ToFloat(object? x) => x switch
     {
         long l => (double)l,
