@@ -4,8 +4,9 @@ namespace Alloy.Passes.Quantization;
 
 /// <summary>
 /// The INT8 pipelines as pass specs: <c>infer-shapes, partition-int8</c>, and with a low type
-/// <c>infer-shapes, partition-int8, mark-T, propagate-T, insert-casts, fold-casts</c> (the BF16/FP16 passes leave the
-/// <c>prec = i8</c> nodes alone; fold-casts lets DequantizeLinear produce the low type directly where the opset allows).
+/// <c>infer-shapes, partition-int8, mark-T, propagate-T, insert-casts, fold-casts, fold-quantize-casts</c> (the BF16/FP16 passes leave the
+/// <c>prec = i8</c> nodes alone; fold-casts lets DequantizeLinear produce the low type and fold-quantize-casts lets
+/// QuantizeLinear consume it directly where the opset allows, opset 19 and later).
 /// </summary>
 public static class Int8Pipeline
 {
@@ -28,6 +29,7 @@ public static class Int8Pipeline
             specs.Add(new($"propagate-{low}", new Dictionary<string, string>()));
             specs.Add(new("insert-casts", new Dictionary<string, string> { ["keep-io-types"] = keepIoTypes ? "true" : "false" }));
             specs.Add(new("fold-casts", new Dictionary<string, string>()));
+            specs.Add(new(FoldQuantizeCastsPass.PassId, new Dictionary<string, string>()));
         }
         return specs;
     }
