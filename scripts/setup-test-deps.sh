@@ -10,6 +10,8 @@ need=()
 # torchvision exports the full-width resnet18 the model benchmark runs (tests/tools/make_resnet18.py).
 /usr/bin/python3 -c 'import torchvision' 2>/dev/null || need+=(python3-torchvision)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# Headless Chromium renders the tuning report (tests/Alloy.Tuning.Tests/ReportRenderingTests.cs).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
