@@ -12,6 +12,8 @@ need=()
 # The TorchScript frontend tests run archives made by Debian's torch (tests/tools/make_torchscript_fixtures.py).
 /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# Headless Chromium renders the tuning report (tests/Alloy.Tuning.Tests/ReportRenderingTests.cs).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

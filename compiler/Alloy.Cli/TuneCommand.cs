@@ -111,12 +111,11 @@ public static class TuneCommand
                     CleanStart = r.GetValue(cleanStart),
                     EvaluationId = $"{metricName}:{DataFingerprint.Of(fingerprintData)}",
                     Workers = workers,
-                    Progress = new ProgressLine(stderr, Interactive(stderr)),
                 };
                 TuningResult result;
                 try
                 {
-                    result = Autotuner.Autotune(m, config, evaluate);
+                    result = TuneProgress.Run(stderr, config.MaxTrials, progress => Autotuner.Autotune(m, config with { Progress = progress }, evaluate));
                 }
                 catch (TuningException e)
                 {
@@ -221,6 +220,4 @@ public static class TuneCommand
             if (!double.IsFinite(v)) return true;
         return false;
     }
-
-    private static bool Interactive(TextWriter w) => ReferenceEquals(w, Console.Error) && !Console.IsErrorRedirected;
 }

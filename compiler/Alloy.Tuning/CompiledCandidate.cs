@@ -68,6 +68,7 @@ public sealed class CompiledCandidate : IDisposable
                 throw new TuningException($"input '{name}' has shape {t.ShapeText}: every input needs the same number of rows (dimension 0)");
             rows = r;
         }
+        if (rows == 0) throw new TuningException("the inputs have no rows");
         var plans = Plans();
         int batches = (int)((rows + _batchSize - 1) / _batchSize);
         var results = new Tensor[batches][];

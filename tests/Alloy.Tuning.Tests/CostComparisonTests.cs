@@ -19,6 +19,8 @@ public sealed class CostComparisonTests(ITestOutputHelper output)
             data.Add(name, 13, "bf16", 50);   // SQNR >= 50 dB against torch's FP32 logits
             data.Add(name, 17, "fp16", 35);   // SQNR >= 65 dB
         }
+        data.Add("digits_cnn", 13, "bf16", 45);          // no single op type in FP32 reaches 55 dB: groups, then cumulative
+        data.Add("digits_transformer", 13, "bf16", 45);
         return data;
     }
 

@@ -10,22 +10,30 @@ namespace Alloy.Tuning.Tests;
 /// <summary><c>alloy tune</c> end to end: the target is met on the evaluation set, the report is consistent, bad input is a user error.</summary>
 public sealed class TuneCommandTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Trained() => new(TuningTestKit.TrainedNames);
+    public static TheoryData<string, string> Trained()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var name in TuningTestKit.TrainedNames)
+            foreach (var strategy in new[] { "fallback", "pareto" })
+                data.Add(name, strategy);
+        return data;
+    }
 
     /// <summary>
     /// Top-1 with --max-drop 0.005 on the full evaluation set: the written model, run here and scored by an
-    /// independent argmax, is within 0.005 of the FP32 accuracy the corpus records; the evaluations are reported.
+    /// independent argmax, is within 0.005 of the FP32 accuracy the corpus records; the evaluations are reported;
+    /// with the Pareto strategy the chosen trial is on the reported front.
     /// </summary>
     [Theory]
     [MemberData(nameof(Trained))]
-    public void TunedModelMeetsTheMaxDropOnTheEvaluationSet(string name)
+    public void TunedModelMeetsTheMaxDropOnTheEvaluationSet(string name, string strategy)
     {
         var dir = TuningTestKit.TempDir();
         var x = Path.Combine(TuningTestKit.Dir(name), "eval_input.npy");
         var y = Path.Combine(TuningTestKit.Dir(name), "eval_labels.npy");
         var outPath = Path.Combine(dir, "tuned.onnx");
         var r = CliHarness.Run("tune", TuningTestKit.Onnx(name, 17), "--data", x, "--labels", y, "--metric", "top1", "--dtype", "bf16",
-            "--max-drop", "0.005", "--cache", Path.Combine(dir, "cache"), "-o", outPath, "--report", Path.Combine(dir, "report"));
+            "--max-drop", "0.005", "--strategy", strategy, "--cache", Path.Combine(dir, "cache"), "-o", outPath, "--report", Path.Combine(dir, "report"));
         output.WriteLine(r.Stdout + r.Stderr);
         Assert.True(r.ExitCode == 0, r.Stderr);
 
@@ -48,6 +56,10 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
         Assert.Equal(fp32, report.GetProperty("baseline").GetDouble(), 9);
         Assert.True(report.GetProperty("chosen").GetProperty("passed").GetBoolean());
         Assert.True(File.Exists(Path.Combine(dir, "report", "report.html")));
+        var front = report.GetProperty("pareto_front").EnumerateArray().Select(e => e.GetInt32()).ToList();
+        Assert.Contains(report.GetProperty("chosen").GetProperty("trial").GetInt32(), front);
+        if (strategy == "pareto")
+            Assert.Equal(report.GetProperty("groups").GetArrayLength(), report.GetProperty("sensitivity").GetArrayLength());
     }
 
     /// <summary>A harsh fidelity target (SQNR of at least 50 dB against FP32) forces fallbacks; with --strategy pareto the chosen point is on the reported front, checked by dominance here.</summary>
