@@ -10,6 +10,9 @@ namespace Alloy.Calibration;
 /// </summary>
 public static class CalibrationData
 {
+    /// <summary>Bytes read at a time while scanning the data for NaN and infinity.</summary>
+    private const long ScanChunkBytes = 64L << 20;
+
     /// <summary>Rows to run at once: the model's static batch size when it has one, else <paramref name="batchSize"/>.</summary>
     public static long Validate(string dataPath, Value input, string modelName, int batchSize)
     {
@@ -51,7 +54,8 @@ public static class CalibrationData
                 rows = fixedBatch;
             }
             long row = 0;
-            foreach (var batch in reader.ReadBatches(4096))
+            long rowBytes = Math.Max(1, reader.Header.DataLength / shape[0]);
+            foreach (var batch in reader.ReadBatches(Math.Max(1, ScanChunkBytes / rowBytes)))
             {
                 using (batch)
                 {

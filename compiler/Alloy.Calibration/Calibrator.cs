@@ -120,6 +120,7 @@ public static class Calibrator
             long done = 0;
             foreach (var batch in reader.ReadBatches(batchRows))
             {
+                long rows = batch.Shape[0];
                 using (batch)
                 {
                     if (batch.Type == ElementType.Float) Observe(input.Name, batch);
@@ -130,17 +131,19 @@ public static class Calibrator
                     }
                     catch (ExecutionException e)
                     {
-                        throw new CalibrationException($"{modelName}: calibration run failed on samples {done}..{done + batch.Shape[0] - 1} of {dataPath}: {e.Message}", e);
+                        throw new CalibrationException($"{modelName}: calibration run failed on samples {done}..{done + rows - 1} of {dataPath}: {e.Message}", e);
                     }
                     foreach (var o in outputs) o?.Dispose();
-                    done += batch.Shape[0];
+                    done += rows;
                     if (!histogramPass)
                     {
-                        samples += batch.Shape[0];
+                        samples += rows;
                         batches++;
                     }
                 }
-                options.Progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"calibration {phase}: {done}/{total} samples"));
+                // At most about ten progress lines per pass.
+                if (options.Progress is { } progress && (done == total || done * 10 / total != (done - rows) * 10 / total))
+                    progress(string.Create(CultureInfo.InvariantCulture, $"calibration {phase}: {done}/{total} samples"));
             }
         }
 

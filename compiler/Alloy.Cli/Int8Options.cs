@@ -74,6 +74,7 @@ internal sealed class Int8Options
             Percentile = r.GetValue(Percentile),
             BatchSize = r.GetValue(Batch),
             CacheDirectory = r.GetValue(Cache) ?? DefaultCache(),
+            Progress = line => progress.WriteLine($"alloy: {line}"),
         };
         if (!File.Exists(data)) throw new UserError($"{data}: calibration data not found");
         return Calibrator.Run(modelPath, data, options);

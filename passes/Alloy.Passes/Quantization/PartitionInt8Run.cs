@@ -1,4 +1,3 @@
-using System.Globalization;
 using Alloy.IR;
 using Alloy.Passes.Precision;
 using Alloy.Pipeline;
@@ -106,7 +105,7 @@ internal sealed class PartitionInt8Run
         }
         bool byName = _options.Int8Nodes?.IsMatch(NodeName(n)) == true;
         if (!byName && !_options.Int8Ops.Contains(n.OpType)) return;
-        var why = byName ? Why.OverrideName : ReferenceEquals(_options.Int8Ops, PartitionInt8Options.DefaultInt8Ops) || _options.Int8Ops.SetEquals(PartitionInt8Options.DefaultInt8Ops) ? Why.Int8Op : Why.OverrideOp;
+        var why = byName ? Why.OverrideName : _options.Int8Ops.SetEquals(PartitionInt8Options.DefaultInt8Ops) ? Why.Int8Op : Why.OverrideOp;
 
         var inputs = n.Inputs;
         var activations = new List<int>();
@@ -373,6 +372,4 @@ internal sealed class PartitionInt8Run
 
     private static byte[] FloatBytes(float[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
     private static byte[] IntBytes(int[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-
-    internal static string Format(double d) => d.ToString("G6", CultureInfo.InvariantCulture);
 }
