@@ -157,4 +157,21 @@ public sealed class ResumeTests(ITestOutputHelper output)
         using var other = Autotuner.Autotune(model, config with { SensitivityInputs = new Dictionary<string, Alloy.Runtime.Tensor> { [eval.Inputs.Keys.Single()] = TuningTestKit.Rows("digits_cnn", "eval_input.npy", 32) } }, eval.Evaluate);
         Assert.True(other.Phase1Evaluations > 0);
     }
+
+    /// <summary>A damaged history file is reported by name, not silently discarded; a clean start replaces it.</summary>
+    [Fact]
+    public void DamagedHistoryIsAnErrorNamingTheFile()
+    {
+        var dir = TuningTestKit.TempDir();
+        using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_mlp", 17));
+        var config = new TuningConfig { CacheDirectory = dir };
+        using (Autotuner.Autotune(model, config, _ => 1.0)) { }
+        var file = Directory.EnumerateFiles(dir, "evaluations-*.json").Single();
+        File.WriteAllText(file, "{\"scores\": {\"fp32\": 1.0,");
+        var e = Assert.Throws<TuningException>(() => Autotuner.Autotune(model, config, _ => 1.0));
+        Assert.Contains(file, e.Message);
+        using var clean = Autotuner.Autotune(model, config with { CleanStart = true }, _ => 1.0);
+        Assert.Equal(2, clean.Evaluations);
+        Assert.Equal(2, Scores(dir).Count);
+    }
 }
