@@ -34,7 +34,8 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public void KilledRunResumesWithoutRepeatingEvaluations()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         var data = TuningTestKit.Subset("digits_transformer", "eval_input.npy", 64, dir);
         var cache = Path.Combine(dir, "cache");
         var first = Path.Combine(dir, "first");
@@ -94,7 +95,8 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public void CancelledRunResumesWithTheSameResult()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 64);
         var config = new TuningConfig { TolerableLoss = TolerableLoss.Absolute(50), CacheDirectory = Path.Combine(dir, "c1"), EvaluationId = "sqnr-torch-64" };
@@ -124,7 +126,8 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public void WarmCacheFinishesPhaseOneWithoutEvaluations()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 64);
         var config = new TuningConfig
@@ -162,7 +165,8 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public void DamagedHistoryIsAnErrorNamingTheFile()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_mlp", 17));
         var config = new TuningConfig { CacheDirectory = dir };
         using (Autotuner.Autotune(model, config, _ => 1.0)) { }

@@ -28,7 +28,8 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
     [MemberData(nameof(Trained))]
     public void TunedModelMeetsTheMaxDropOnTheEvaluationSet(string name, string strategy)
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         var x = Path.Combine(TuningTestKit.Dir(name), "eval_input.npy");
         var y = Path.Combine(TuningTestKit.Dir(name), "eval_labels.npy");
         var outPath = Path.Combine(dir, "tuned.onnx");
@@ -66,7 +67,8 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
     [Fact]
     public void ParetoChoosesAPointOnTheReportedFront()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         var data = TuningTestKit.Subset("digits_cnn", "eval_input.npy", 64, dir);
         var r = CliHarness.Run("tune", TuningTestKit.Onnx("digits_cnn", 13), "--data", data, "--metric", "sqnr", "--max-drop", "50",
             "--strategy", "pareto", "--cache", Path.Combine(dir, "cache"), "-o", Path.Combine(dir, "t.onnx"), "--report", dir);
@@ -105,7 +107,8 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
     [MemberData(nameof(BadArguments))]
     public void BadArgumentsAreUserErrors(string[] extra, string message)
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         string[] args = ["tune", TuningTestKit.Onnx("digits_mlp", 17), "--data", Path.Combine(TuningTestKit.Dir("digits_mlp"), "eval_input.npy"), "-o", Path.Combine(dir, "o.onnx"), "--cache", dir, .. extra];
         var r = CliHarness.Run(args);
         Assert.Equal(1, r.ExitCode);
@@ -116,7 +119,8 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
     [Fact]
     public void BadDataIsAUserErrorNamingTheFile()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         var x = Path.Combine(TuningTestKit.Dir("digits_mlp"), "eval_input.npy");
         var shortLabels = TuningTestKit.Subset("digits_mlp", "eval_labels.npy", 10, dir);
         var r = CliHarness.Run("tune", TuningTestKit.Onnx("digits_mlp", 17), "--data", x, "--labels", shortLabels, "-o", Path.Combine(dir, "o.onnx"), "--cache", dir);
@@ -147,7 +151,8 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
     public void Int8NeedsThePartitionPass()
     {
         bool available = StandardPasses.CreateRegistry().Passes.Any(p => p.Id == QuantizationConfig.PartitionPass);
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         var data = TuningTestKit.Subset("digits_mlp", "eval_input.npy", 16, dir);
         var r = CliHarness.Run("tune", TuningTestKit.Onnx("digits_mlp", 17), "--data", data, "--dtype", "int8", "--metric", "cosine", "--max-drop", "0.5",
             "-o", Path.Combine(dir, "o.onnx"), "--cache", dir);
