@@ -18,7 +18,7 @@ public static class TuneCommand
         var data = new Option<string>("--data") { Description = "Evaluation inputs (.npy or .pb), rows along dimension 0", Required = true };
         var labels = new Option<string?>("--labels") { Description = "Integer class labels, one per row of --data (for --metric top1)" };
         var metric = new Option<string?>("--metric") { Description = "top1 (needs --labels), or fidelity to the FP32 model: sqnr, cosine, max-abs (default: top1 with labels, else sqnr)" };
-        var dtype = new Option<string>("--dtype") { Description = "bf16, fp16, int8, or mixed (every available family)", DefaultValueFactory = _ => "bf16" };
+        var dtype = new Option<string>("--dtype") { Description = "bf16, fp16, int8, or mixed (bf16 and fp16; int8 too when available and --calib is given)", DefaultValueFactory = _ => "bf16" };
         var maxDrop = new Option<double?>("--max-drop") { Description = "Largest allowed absolute loss of the metric against FP32 (default 0.01)" };
         var maxDropRel = new Option<double?>("--max-drop-rel") { Description = "Largest allowed loss as a fraction of the FP32 metric" };
         var maxTrials = new Option<int>("--max-trials") { Description = "Most trials after the FP32 baseline", DefaultValueFactory = _ => 100 };
@@ -69,7 +69,7 @@ public static class TuneCommand
                 "bf16" => [new MixedPrecisionConfig(["bf16", "fp32"])],
                 "fp16" => [new MixedPrecisionConfig(["fp16", "fp32"])],
                 "int8" => int8Available ? [quantization] : throw new UserError("--dtype int8: INT8 is not available in this build"),
-                "mixed" => int8Available
+                "mixed" => int8Available && r.GetValue(calib) is not null
                     ? [new MixedPrecisionConfig(["bf16", "fp32"]), new MixedPrecisionConfig(["fp16", "fp32"]), quantization]
                     : [new MixedPrecisionConfig(["bf16", "fp32"]), new MixedPrecisionConfig(["fp16", "fp32"])],
                 var d => throw new UserError($"--dtype '{d}': use bf16, fp16, int8 or mixed"),

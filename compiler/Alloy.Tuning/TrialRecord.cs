@@ -7,6 +7,3 @@ namespace Alloy.Tuning;
 /// </summary>
 public sealed record TrialRecord(
     int Index, string Phase, string Label, CandidateSpec Spec, double Metric, double RelativeBitOps, bool Passed, bool Reused, double Seconds);
-
-/// <summary>Phase-1 sensitivity of one layer group: the metric with only this group in <see cref="LowType"/> and everything else FP32.</summary>
-public sealed record GroupSensitivity(string LowType, LayerGroup Group, double Value, bool Reused);

@@ -28,7 +28,8 @@ public sealed class CostComparisonTests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void TunedIsNeverMoreExpensiveThanThePlainOpTypeOrder(string name, int opset, string dtype, double maxDrop)
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx(name, opset));
         using var eval = new TuningTestKit.SqnrAgainstTorch(name, model, 48);
         var config = new TuningConfig

@@ -51,6 +51,18 @@ public sealed class FallbackStrategyTests
         Assert.True(r.Chosen.Spec.IsBaseline, "nothing cheaper met the target within three trials");
     }
 
+    [Fact]
+    public void TimeoutStopsTheSearchBetweenEvaluations()
+    {
+        using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
+        using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 48);
+        var config = new TuningConfig { TolerableLoss = TolerableLoss.Absolute(45), Timeout = TimeSpan.FromMilliseconds(1) };
+        using var r = Autotuner.Autotune(model, config, eval.Evaluate);
+        Assert.StartsWith("timeout", r.StopReason);
+        Assert.Single(r.Trials); // the baseline alone: its evaluation already exceeds the budget
+        Assert.True(r.Chosen.Spec.IsBaseline);
+    }
+
     /// <summary>With BF16 and FP16 both in the config set, the cheapest passing candidate over both families is chosen.</summary>
     [Fact]
     public void MixedConfigSetSearchesEveryFamily()

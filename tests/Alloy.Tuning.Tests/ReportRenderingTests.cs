@@ -16,7 +16,8 @@ public sealed class ReportRenderingTests(ITestOutputHelper output)
     [Fact]
     public void ChromiumRendersTheReport()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 48);
         var config = new TuningConfig { Strategy = TuningStrategy.Pareto, TolerableLoss = TolerableLoss.Absolute(45), SensitivityInputs = eval.Inputs };

@@ -34,7 +34,8 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public void KilledRunResumesWithoutRepeatingEvaluations()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         var data = TuningTestKit.Subset("digits_transformer", "eval_input.npy", 64, dir);
         var cache = Path.Combine(dir, "cache");
         var first = Path.Combine(dir, "first");
@@ -94,7 +95,8 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public void CancelledRunResumesWithTheSameResult()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 64);
         var config = new TuningConfig { TolerableLoss = TolerableLoss.Absolute(50), CacheDirectory = Path.Combine(dir, "c1"), EvaluationId = "sqnr-torch-64" };
@@ -124,7 +126,8 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public void WarmCacheFinishesPhaseOneWithoutEvaluations()
     {
-        var dir = TuningTestKit.TempDir();
+        using var temp = new TempFolder();
+        var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 64);
         var config = new TuningConfig
@@ -156,5 +159,23 @@ public sealed class ResumeTests(ITestOutputHelper output)
         // Other data is another cache entry.
         using var other = Autotuner.Autotune(model, config with { SensitivityInputs = new Dictionary<string, Alloy.Runtime.Tensor> { [eval.Inputs.Keys.Single()] = TuningTestKit.Rows("digits_cnn", "eval_input.npy", 32) } }, eval.Evaluate);
         Assert.True(other.Phase1Evaluations > 0);
+    }
+
+    /// <summary>A damaged history file is reported by name, not silently discarded; a clean start replaces it.</summary>
+    [Fact]
+    public void DamagedHistoryIsAnErrorNamingTheFile()
+    {
+        using var temp = new TempFolder();
+        var dir = temp.Path;
+        using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_mlp", 17));
+        var config = new TuningConfig { CacheDirectory = dir };
+        using (Autotuner.Autotune(model, config, _ => 1.0)) { }
+        var file = Directory.EnumerateFiles(dir, "evaluations-*.json").Single();
+        File.WriteAllText(file, "{\"scores\": {\"fp32\": 1.0,");
+        var e = Assert.Throws<TuningException>(() => Autotuner.Autotune(model, config, _ => 1.0));
+        Assert.Contains(file, e.Message);
+        using var clean = Autotuner.Autotune(model, config with { CleanStart = true }, _ => 1.0);
+        Assert.Equal(2, clean.Evaluations);
+        Assert.Equal(2, Scores(dir).Count);
     }
 }
