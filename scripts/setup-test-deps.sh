@@ -38,3 +38,8 @@ if [ -z "$ort_lib" ]; then
   exit 1
 fi
 echo "ONNX Runtime $ort_version: $ort_lib"
+
+# The full-width torchvision resnet18 the model benchmark runs (written once; skipped when it exists).
+if [ ! -f "$root/.deps/models/resnet18.onnx" ]; then
+  /usr/bin/python3 "$root/tests/tools/make_resnet18.py"
+fi
