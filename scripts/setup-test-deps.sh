@@ -46,3 +46,8 @@ echo "ONNX Runtime $ort_version: $ort_lib"
 # TorchScript fixtures (torchvision resnet18 / mobilenet_v2, nn.TransformerEncoder) with torch's reference outputs;
 # a no-op when they are up to date.
 /usr/bin/python3 "$root/tests/tools/make_torchscript_fixtures.py" "$root/.deps/torchscript"
+
+# The full-width torchvision resnet18 the model benchmark runs (written once; skipped when it exists).
+if [ ! -f "$root/.deps/models/resnet18.onnx" ]; then
+  /usr/bin/python3 "$root/tests/tools/make_resnet18.py"
+fi

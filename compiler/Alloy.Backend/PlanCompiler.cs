@@ -195,8 +195,20 @@ public sealed class PlanCompiler(KernelRegistry registry)
         for (int b = 1; b < user.Inputs.Count; b++)
         {
             if (user.Inputs[b] is not { } bound) continue;
-            if (!known.TryGetValue(slot(bound), out var t) || t.Length != 1 || !t.Type.IsFloat()) return null;
-            float v = (float)Alloy.Runtime.Numerics.ElementConvert.GetDouble(t, 0);
+            float v;
+            if (known.TryGetValue(slot(bound), out var t))
+            {
+                if (t.Length != 1 || !t.Type.IsFloat()) return null;
+                v = (float)Alloy.Runtime.Numerics.ElementConvert.GetDouble(t, 0);
+            }
+            else if (bound.Producer is { OpType: "Constant", IsDefaultDomain: true } c && c.FindAttribute("value") is { Value: TensorAttr { Value: var data } })
+            {
+                // A Constant node placed between the two (exporters emit the bounds next to the Clip).
+                using var bt = ConstantTensors.ToTensor(data);
+                if (bt.Length != 1 || !bt.Type.IsFloat()) return null;
+                v = (float)Alloy.Runtime.Numerics.ElementConvert.GetDouble(bt, 0);
+            }
+            else return null;
             if (b == 1) lo = v;
             else hi = v;
         }

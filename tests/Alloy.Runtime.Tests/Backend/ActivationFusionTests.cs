@@ -37,6 +37,7 @@ public sealed class ActivationFusionTests
         new("depthwise relu6 stride 2", [1, 3, 17, 37], [3, 1, 3, 3], 3, 2, 1, "Clip6"),
         new("depthwise relu 1x1 plane", [1, 3, 1, 1], [3, 1, 3, 3], 3, 1, 1, "Relu"),
         new("grouped clip attribute bounds", [1, 4, 9, 9], [6, 2, 3, 3], 2, 2, 1, "ClipAttr"),
+        new("depthwise clip bounds from Constant nodes after the conv", [1, 3, 17, 17], [3, 1, 3, 3], 3, 2, 1, "Clip6Nodes"),
     ];
 
     public static TheoryData<string> CaseNames() => new(Cases.Select(c => c.Name));
@@ -59,7 +60,7 @@ public sealed class ActivationFusionTests
             using var fused = new PlanExecutor(2).Run(plan, new Dictionary<string, Tensor> { ["x"] = x })[0]!;
 
             // The same two nodes, one kernel after the other.
-            var conv = m.Graph.Nodes.First();
+            var conv = m.Graph.Nodes.First(n => n.OpType == "Conv");
             var act = m.Graph.Nodes.Last();
             var context = new KernelContext(new PlanExecutor(2), 2);
             var convKernel = registry.Create(NodeOf(conv, m), out _)!;
@@ -67,7 +68,8 @@ public sealed class ActivationFusionTests
             var convOut = new Tensor?[1];
             convKernel.Run(context, convArgs, convOut);
             var actKernel = registry.Create(NodeOf(act, m), out _)!;
-            var actArgs = act.Inputs.Select((v, i) => i == 0 ? convOut[0] : v is null ? null : ConstantTensors.ToTensor(v.Constant!)).ToArray();
+            var actArgs = act.Inputs.Select((v, i) => i == 0 ? convOut[0] : v is null ? null
+                : ConstantTensors.ToTensor(v.Constant ?? ((TensorAttr)v.Producer!.FindAttribute("value")!.Value).Value)).ToArray();
             var actOut = new Tensor?[1];
             actKernel.Run(context, actArgs, actOut);
             using var expected = actOut[0]!;
@@ -124,6 +126,12 @@ public sealed class ActivationFusionTests
         {
             "Relu" => g.AddNode("Relu", [convOut], ["y"]),
             "Clip6" => g.AddNode("Clip", [convOut, g.AddConstant("lo", Floats([], 0, 0)), g.AddConstant("hi", Six())], ["y"]),
+            "Clip6Nodes" => g.AddNode("Clip",
+            [
+                convOut,
+                g.AddNode("Constant", [], ["lo"], attributes: [new Attr("value", new TensorAttr(Floats([], 0, 0)))]).Outputs[0],
+                g.AddNode("Constant", [], ["hi"], attributes: [new Attr("value", new TensorAttr(Six()))]).Outputs[0],
+            ], ["y"]),
             _ => g.AddNode("Clip", [convOut], ["y"], attributes: [Attr.Float("min", -0.5f), Attr.Float("max", 0.75f)]),
         };
         g.AddOutput(act.Outputs[0]);

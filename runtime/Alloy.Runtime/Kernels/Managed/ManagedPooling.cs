@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Alloy.Runtime.Kernels.Reference;
 
 namespace Alloy.Runtime.Kernels.Managed;
@@ -49,6 +50,13 @@ internal static class ManagedPooling
             nint xData = (nint)x.Pointer, yData = (nint)y.Pointer;
             int workers = planes * outSize * g.KH * g.KW < (1L << 16) ? 1 : context.Threads;
             var mode = isa;
+            if (isa == ManagedIsa.Vector512 && g.SW is 1 or 2 && g.W < int.MaxValue / 4)
+            {
+                Sgemm.ParallelFor(workers, planes, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long p) =>
+                    PlaneDirect((float*)xData + p * inSize, (float*)yData + p * outSize, g));
+                outputs[0] = y;
+                return;
+            }
             Sgemm.ParallelFor(workers, planes, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long p) =>
             {
                 var block = ScratchPool.Rent(layout.Floats * sizeof(float));
@@ -128,6 +136,65 @@ internal static class ManagedPooling
                         nan |= float.IsNaN(xt);
                     }
                     dst[ow] = nan ? Reference(x, g, oh, ow) : v;
+                }
+            }
+        }
+
+        /// <summary>
+        /// One plane on AVX-512 straight from the input, column stride 1 or 2, 16 outputs at a time: the running
+        /// maximum starts at −∞ (what a padded first tap holds) and takes every tap inside the input that is greater
+        /// (masked loads at the row edges read −∞), so it equals the padded-phase computation; windows holding a NaN
+        /// are recomputed the reference's way.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void PlaneDirect(float* x, float* y, ConvGeometry g)
+        {
+            var iota = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            var minusInf = Vector512.Create(float.NegativeInfinity);
+            var bound = Vector512.Create((uint)g.W);
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            bool stride2 = g.SW == 2;
+            for (long oh = 0; oh < g.OH; oh++)
+            {
+                float* dst = y + oh * g.OW;
+                for (long ow = 0; ow < g.OW; ow += 16)
+                {
+                    var v = minusInf;
+                    var nan = Vector512<float>.Zero;
+                    for (long i = 0; i < g.KH; i++)
+                    {
+                        long ih = oh * g.SH - g.PH + i * g.DH;
+                        if ((ulong)ih >= (ulong)g.H) continue;
+                        float* row = x + ih * g.W;
+                        for (long j = 0; j < g.KW; j++)
+                        {
+                            long start = ow * g.SW - g.PW + j * g.DW;
+                            Vector512<float> t;
+                            if (stride2)
+                            {
+                                if (start >= 0 && start + 32 <= g.W)
+                                    t = Avx512F.PermuteVar16x32x2(Vector512.Load(row + start), even, Vector512.Load(row + start + 16));
+                                else
+                                {
+                                    var m0 = Vector512.LessThan((iota + Vector512.Create((int)start)).AsUInt32(), bound).AsSingle();
+                                    var m1 = Vector512.LessThan((iota + Vector512.Create((int)start + 16)).AsUInt32(), bound).AsSingle();
+                                    t = Avx512F.PermuteVar16x32x2(Avx512F.MaskLoad(row + start, m0, minusInf), even, Avx512F.MaskLoad(row + start + 16, m1, minusInf));
+                                }
+                            }
+                            else if (start >= 0 && start + 16 <= g.W)
+                                t = Vector512.Load(row + start);
+                            else
+                                t = Avx512F.MaskLoad(row + start, Vector512.LessThan((iota + Vector512.Create((int)start)).AsUInt32(), bound).AsSingle(), minusInf);
+                            v = Vector512.ConditionalSelect(Vector512.GreaterThan(t, v), t, v);
+                            nan |= ~Vector512.Equals(t, t);
+                        }
+                    }
+                    int valid = (int)Math.Min(16, g.OW - ow);
+                    if (valid == 16) v.Store(dst + ow);
+                    else Avx512F.MaskStore(dst + ow, Vector512.LessThan(iota, Vector512.Create(valid)).AsSingle(), v);
+                    if (nan != Vector512<float>.Zero)
+                        for (int q = 0; q < valid; q++)
+                            if (nan.AsInt32()[q] != 0) dst[ow + q] = Reference(x, g, oh, ow + q);
                 }
             }
         }
