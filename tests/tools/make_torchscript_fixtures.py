@@ -5,7 +5,7 @@ Writes, into the folder given as the only argument (default: .deps/torchscript):
 
     alloy_ts_resnet18.{traced,scripted}.pt      torchvision resnet18, torch.jit.trace and torch.jit.script
     alloy_ts_mobilenet_v2.{traced,scripted}.pt  torchvision mobilenet_v2, torch.jit.trace and torch.jit.script
-    alloy_ts_transformer_encoder.traced.pt  nn.TransformerEncoder (2 layers, d_model 64, 4 heads, batch_first)
+    alloy_ts_transformer_encoder.{traced,scripted}.pt  nn.TransformerEncoder (2 layers, d_model 64, 4 heads, batch_first)
     <stem>.input_0.npy, <stem>.output_0.npy the seeded reference input and the archive's own output
 
 Weights are random with a fixed seed; inputs are small (1x3x64x64 images, 2x10x64 sequences) so the files
@@ -93,7 +93,9 @@ def main():
     layer = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.1, batch_first=True)
     encoder = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
     # Traced with autograd on, so the encoder takes its composite path (not the fused inference kernel).
-    export(folder, "alloy_ts_transformer_encoder.traced", encoder, torch.randn(2, 10, 64))
+    sequence = torch.randn(2, 10, 64)
+    export(folder, "alloy_ts_transformer_encoder.traced", encoder, sequence)
+    export(folder, "alloy_ts_transformer_encoder.scripted", encoder, sequence, script=True)
 
     atomic_write(stamp, lambda tmp: open(tmp, "w").write(digest + "\n"))
 

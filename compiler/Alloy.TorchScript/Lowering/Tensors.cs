@@ -16,7 +16,7 @@ internal sealed partial class Lowerer
         var data = Materialize(t, path);
         var constant = new TensorConstant(t.ElementType, [.. t.Sizes], data);
         var v = _b.Constant(constant, path);
-        var tv = new TensorValue(v, t.ElementType, t.Sizes.Select(Dim.Of).ToArray());
+        var tv = new TensorValue(v, t.ElementType, t.Sizes.Select(Dim.Of).ToArray()) { RequiresGrad = t.RequiresGrad };
         _params[t] = tv;
         return tv;
     }
