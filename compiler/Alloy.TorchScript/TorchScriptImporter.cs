@@ -109,20 +109,22 @@ public static class TorchScriptImporter
         foreach (var (s, f) in folders) lowerer.RememberFolder(s, f);
         lowerer.NamePaths(module);
 
-        // Graph inputs: forward's parameters after self.
-        var inputs = new List<object?>();
+        // Graph inputs: forward's parameters after self. A parameter with a default (mask=None, …) keeps its
+        // default unless an input type is given for it.
+        var inputs = new List<KeyValuePair<string, object?>>();
         var builder = lowerer.Builder;
         for (int i = 0; i < forward.Parameters.Count; i++) builder.Reserve($"output_{i}");
         foreach (var p in forward.Parameters.Skip(1))
         {
+            options.InputTypes.TryGetValue(p.Name, out var declared);
+            if (p.Default is not null && declared is null) continue;
             var typeName = TypeText(p.Type);
             if (typeName is not ("Tensor" or "Optional[Tensor]"))
                 throw new TorchScriptException(archive.Path, forward.File, forward.Line, $"forward parameter '{p.Name}' has type {typeName}; only Tensor parameters can be graph inputs");
             builder.Reserve(p.Name);
-            options.InputTypes.TryGetValue(p.Name, out var declared);
             var type = declared ?? new TensorType(DataType.Float, null);
             var v = graph.AddInput(p.Name, type);
-            inputs.Add(new TensorValue(v, type.ElementType, type.Shape?.Dims.ToArray()));
+            inputs.Add(new(p.Name, new TensorValue(v, type.ElementType, type.Shape?.Dims.ToArray())));
         }
         foreach (var name in options.InputTypes.Keys)
             if (graph.FindLocal(name) is null)

@@ -125,6 +125,24 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void PthIsATorchScriptExtensionToo()
+    {
+        var dir = TempDir();
+        try
+        {
+            var pth = Path.Combine(dir, "mlp.pth");
+            File.Copy(Trained("digits_mlp", "digits_mlp.scripted.pt"), pth);
+            var (code, stdout, stderr) = Alloy("inspect", pth);
+            Assert.True(code == 0, stderr);
+            Assert.Matches(@"Relu\s+2", stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void ABrokenArchiveIsAUserError()
     {
         var dir = TempDir();

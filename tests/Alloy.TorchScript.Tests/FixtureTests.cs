@@ -13,7 +13,11 @@ namespace Alloy.TorchScript.Tests;
 /// </summary>
 public sealed class FixtureTests
 {
-    public static readonly string[] Stems = ["alloy_ts_resnet18.traced", "alloy_ts_mobilenet_v2.traced", "alloy_ts_transformer_encoder.traced"];
+    public static readonly string[] Stems =
+    [
+        "alloy_ts_resnet18.traced", "alloy_ts_resnet18.scripted", "alloy_ts_mobilenet_v2.traced", "alloy_ts_mobilenet_v2.scripted",
+        "alloy_ts_transformer_encoder.traced", "alloy_ts_transformer_encoder.scripted",
+    ];
 
     public static TheoryData<string> Fixtures()
     {

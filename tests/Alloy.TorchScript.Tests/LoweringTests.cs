@@ -146,6 +146,26 @@ public sealed class LoweringTests
     }
 
     [Fact]
+    public void StoredParametersStayMappedAndTheTopFolderComesFromTheEntries()
+    {
+        using var a = new TestArchive();
+        var pickle = new PickleWriter().Object("__torch__", "M", p => p.Str("training").Bool(false).Str("w").Tensor("0", 4, 0, [2, 2], [2, 1])).Stop().ToArray();
+        var weights = new byte[16];
+        Buffer.BlockCopy(new float[] { 1, 2, 3, 4 }, 0, weights, 0, 16);
+        a.Write(new Dictionary<string, byte[]>
+        {
+            [".data/version"] = "10\n"u8.ToArray(),
+            ["data.pkl"] = pickle,
+            ["data/0"] = weights,
+            ["code/__torch__.py"] = System.Text.Encoding.UTF8.GetBytes(Header.TrimEnd() + "\n    w = self.w\n    return torch.matmul(x, w)\n"),
+        }, topFolder: "archive");
+        using var model = TorchScriptImporter.Load(a.Path, TorchScriptImportOptions.Parse(["x=f32[1,2]"]));
+        var w = Assert.Single(model.Graph.Constants, c => c.Name == "w");
+        Assert.IsType<MappedTensorData>(w.Constant!.Data);
+        Assert.Equal([7f, 10], Run(model, [1, 2], [1, 2])[0]);
+    }
+
+    [Fact]
     public void StridedParameterViewsAreGathered()
     {
         using var a = new TestArchive();

@@ -3,9 +3,9 @@
 
 Writes, into the folder given as the only argument (default: .deps/torchscript):
 
-    alloy_ts_resnet18.traced.pt             torchvision resnet18, torch.jit.trace
-    alloy_ts_mobilenet_v2.traced.pt         torchvision mobilenet_v2, torch.jit.trace
-    alloy_ts_transformer_encoder.traced.pt  nn.TransformerEncoder (2 layers, d_model 64, 4 heads, batch_first)
+    alloy_ts_resnet18.{traced,scripted}.pt      torchvision resnet18, torch.jit.trace and torch.jit.script
+    alloy_ts_mobilenet_v2.{traced,scripted}.pt  torchvision mobilenet_v2, torch.jit.trace and torch.jit.script
+    alloy_ts_transformer_encoder.{traced,scripted}.pt  nn.TransformerEncoder (2 layers, d_model 64, 4 heads, batch_first)
     <stem>.input_0.npy, <stem>.output_0.npy the seeded reference input and the archive's own output
 
 Weights are random with a fixed seed; inputs are small (1x3x64x64 images, 2x10x64 sequences) so the files
@@ -45,11 +45,11 @@ def save_npy(path, array):
     atomic_write(path, write)
 
 
-def export(folder, stem, module, example):
+def export(folder, stem, module, example, script=False):
     module.eval()
-    traced = torch.jit.trace(module, (example,), check_trace=False)
+    saved = torch.jit.script(module) if script else torch.jit.trace(module, (example,), check_trace=False)
     pt = os.path.join(folder, stem + ".pt")
-    atomic_write(pt, lambda tmp: torch.jit.save(traced, tmp))
+    atomic_write(pt, lambda tmp: torch.jit.save(saved, tmp))
     # The reference is what the saved archive itself computes.
     loaded = torch.jit.load(pt)
     with torch.no_grad():
@@ -74,7 +74,9 @@ def main():
 
     torch.manual_seed(SEED)
     resnet = torchvision.models.resnet18(weights=None)
-    export(folder, "alloy_ts_resnet18.traced", resnet, torch.randn(1, 3, 64, 64))
+    image = torch.randn(1, 3, 64, 64)
+    export(folder, "alloy_ts_resnet18.traced", resnet, image)
+    export(folder, "alloy_ts_resnet18.scripted", resnet, image, script=True)
 
     torch.manual_seed(SEED + 1)
     mobilenet = torchvision.models.mobilenet_v2(weights=None)
@@ -83,13 +85,17 @@ def main():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 1.5)
-    export(folder, "alloy_ts_mobilenet_v2.traced", mobilenet, torch.randn(1, 3, 64, 64))
+    image = torch.randn(1, 3, 64, 64)
+    export(folder, "alloy_ts_mobilenet_v2.traced", mobilenet, image)
+    export(folder, "alloy_ts_mobilenet_v2.scripted", mobilenet, image, script=True)
 
     torch.manual_seed(SEED + 2)
     layer = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.1, batch_first=True)
     encoder = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
     # Traced with autograd on, so the encoder takes its composite path (not the fused inference kernel).
-    export(folder, "alloy_ts_transformer_encoder.traced", encoder, torch.randn(2, 10, 64))
+    sequence = torch.randn(2, 10, 64)
+    export(folder, "alloy_ts_transformer_encoder.traced", encoder, sequence)
+    export(folder, "alloy_ts_transformer_encoder.scripted", encoder, sequence, script=True)
 
     atomic_write(stamp, lambda tmp: open(tmp, "w").write(digest + "\n"))
 

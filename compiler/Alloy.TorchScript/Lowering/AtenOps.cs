@@ -21,7 +21,7 @@ internal sealed partial class Lowerer
         "clamp_", "clip", "maximum", "minimum", "where", "eq", "ne", "lt", "gt", "le", "ge", "mean", "sum", "amax", "argmax", "dropout",
         "dropout_", "feature_dropout", "alpha_dropout", "detach", "clone", "to", "type_as", "embedding", "lstm", "gru", "zeros", "ones", "full",
         "zeros_like", "ones_like", "size", "dim", "len", "numel", "Int", "Float", "floordiv", "floor", "ceil", "__is__", "__isnot__",
-        "__not__", "format", "device", "append", "warn", "_autocast_to_reduced_precision", "_autocast_to_full_precision",
+        "__not__", "format", "device", "append", "warn", "logical_not", "is_floating_point", "is_grad_enabled", "is_autocast_enabled", "any", "all", "find", "_autocast_to_reduced_precision", "_autocast_to_full_precision",
     ];
 
     private object? Aten(AtenArgs a)
@@ -40,6 +40,19 @@ internal sealed partial class Lowerer
                 (p[0] as List<object?> ?? throw Fail("aten::append on a non-list")).Add(p[1]);
                 return p[0];
             case "len": return Len(p[0]);
+            // Lowering follows the composite (autograd-capable) path of modules that check for a fused inference kernel.
+            case "is_grad_enabled": return true;
+            case "is_autocast_enabled" or "is_autocast_cpu_enabled" or "is_scripting" or "_is_tracing": return a.Op == "is_scripting";
+            case "is_floating_point": return ScalarTypes.IsFloat(a.Tensor(0, "self").Type);
+            case "any" when p[0] is List<object?> bools: return bools.Any(b => TryTruth(b) ?? throw Fail("aten::any over run-time values is not supported"));
+            case "all" when p[0] is List<object?> bools: return bools.All(b => TryTruth(b) ?? throw Fail("aten::all over run-time values is not supported"));
+            case "find" when p[0] is string hay && p[1] is string needle:
+            {
+                long start = a.Int(2, "start", 0), end = Math.Min(a.Int(3, "end", hay.Length), hay.Length);
+                int at = start <= end ? hay.IndexOf(needle, (int)start, (int)(end - start), StringComparison.Ordinal) : -1;
+                return (long)at;
+            }
+            case "logical_not": return Not(a.Tensor(0, "self"));
             case "dim": return (long)RequireRank(a.Tensor(0, "self"), "dim");
             case "numel":
             {
@@ -53,6 +66,14 @@ internal sealed partial class Lowerer
             case "Int": return ToInt(p[0]);
             case "Float": return ToFloat(p[0]);
             case "floordiv": return Binary("//", p[0], p[1]);
+            case "sqrt" or "exp" or "log" when p.Count == 1 && p[0] is long or double:
+            {
+                double v = ToDouble(p[0]);
+                return a.Op switch { "sqrt" => Math.Sqrt(v), "exp" => Math.Exp(v), _ => Math.Log(v) };
+            }
+            case "abs" or "neg" when p.Count == 1 && p[0] is long or double:
+                return a.Op == "neg" ? Negate(p[0]) : p[0] is long l0 ? Math.Abs(l0) : Math.Abs((double)p[0]!);
+            case "__contains__": return Contains(p[0], p[1]);
             case "floor" when p[0] is not TensorValue: return p[0] is double fl ? (long)Math.Floor(fl) : ToInt(p[0]);
             case "ceil" when p[0] is not TensorValue: return p[0] is double ce ? (long)Math.Ceiling(ce) : ToInt(p[0]);
 

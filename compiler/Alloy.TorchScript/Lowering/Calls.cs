@@ -69,7 +69,7 @@ internal sealed partial class Lowerer
             case "int": return ToInt(Arg(0));
             case "float": return ToFloat(Arg(0));
             case "bool": return TryTruth(Arg(0)) is bool known ? known : ToBool(Arg(0));
-            case "str": return System.Convert.ToString(Arg(0), CultureInfo.InvariantCulture) ?? "None";
+            case "str": return Arg(0) is DeviceValue device ? device.Name : System.Convert.ToString(Arg(0), CultureInfo.InvariantCulture) ?? "None";
             case "len": return Len(Arg(0));
             case "getattr": return GetAttribute(Arg(0), Arg(1) as string ?? throw Fail("getattr needs a string name"));
             case "hasattr":
@@ -156,6 +156,10 @@ internal sealed partial class Lowerer
                 return CallBuiltin(name, args, kw);
             case "abs":
                 return CallBuiltin(name, args, kw);
+            case "is_cuda" or "is_nested" or "is_sparse" or "is_quantized" or "is_mkldnn" or "is_meta":
+                return false;
+            case "requires_grad":
+                return args[0] is TensorValue { RequiresGrad: true };
             default:
                 throw Fail($"prim::{name} has no mapping to Alloy's IR");
         }

@@ -68,11 +68,11 @@ internal sealed partial class Lowerer
         _code.FindClass(o.TypeName) ?? throw Fail($"class '{o.TypeName}' of a pickled object has no code under code/");
 
     /// <summary>Calls <c>forward</c> of <paramref name="root"/> with the graph inputs.</summary>
-    public object? CallForward(TorchObject root, IReadOnlyList<object?> inputs)
+    public object? CallForward(TorchObject root, IReadOnlyList<KeyValuePair<string, object?>> inputs)
     {
         var cls = ClassOf(root);
         var forward = cls.Methods.GetValueOrDefault("forward") ?? throw Fail($"class '{cls.QualifiedName}' has no forward method");
-        return CallFunction(forward, root, inputs, []);
+        return CallFunction(forward, root, [], inputs);
     }
 
     // ---- functions ----
@@ -295,11 +295,8 @@ internal sealed partial class Lowerer
             case ConstExpr c:
                 return c.Value;
             case NameExpr n:
-                if (frame.TryGetValue(n.Id, out var v))
-                {
-                    if (v is UninitializedValue) throw Fail($"'{n.Id}' is used before it is assigned");
-                    return v;
-                }
+                // uninitialized(T) placeholders may be passed around; using one in an op fails there.
+                if (frame.TryGetValue(n.Id, out var v)) return v;
                 if (n.Id is "torch" or "ops" or "__torch__" or "CONSTANTS" or "Tensor" or "typing" or "builtins") return new NamespaceValue(n.Id);
                 if (Builtins.Contains(n.Id)) return new BuiltinValue(n.Id);
                 throw Fail($"name '{n.Id}' is not defined");

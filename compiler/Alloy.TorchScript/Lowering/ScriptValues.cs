@@ -15,6 +15,8 @@ internal sealed class TensorValue(Value ir, DataType type, Dim[]? shape)
     public int? Rank => Shape?.Length;
     /// <summary>Set on the result of <c>_autocast_to_reduced_precision</c>: the precision its consumers run in.</summary>
     public string? Precision { get; init; }
+    /// <summary>For parameters: whether torch saved them with <c>requires_grad</c> (read by scripted fast-path checks).</summary>
+    public bool RequiresGrad { get; init; }
     public override string ToString() => $"Tensor %{Ir.Name}";
 }
 

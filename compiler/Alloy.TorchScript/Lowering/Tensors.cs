@@ -16,7 +16,7 @@ internal sealed partial class Lowerer
         var data = Materialize(t, path);
         var constant = new TensorConstant(t.ElementType, [.. t.Sizes], data);
         var v = _b.Constant(constant, path);
-        var tv = new TensorValue(v, t.ElementType, t.Sizes.Select(Dim.Of).ToArray());
+        var tv = new TensorValue(v, t.ElementType, t.Sizes.Select(Dim.Of).ToArray()) { RequiresGrad = t.RequiresGrad };
         _params[t] = tv;
         return tv;
     }
@@ -188,21 +188,16 @@ internal sealed partial class Lowerer
 
     // ---- tensors ----
 
-    public TensorValue AsTensor(object? v, DataType like = DataType.Float)
+    /// <summary>A tensor, or a number as a 0-d tensor (int64, float32 or bool, as torch types Python scalars).</summary>
+    public TensorValue AsTensor(object? v) => v switch
     {
-        switch (v)
-        {
-            case TensorValue t: return t;
-            case long or bool:
-                return new TensorValue(_b.Scalar(like == DataType.Float && v is long ? DataType.Int64 : like, ToDouble(v)), like == DataType.Float && v is long ? DataType.Int64 : like, []);
-            case double d:
-                return new TensorValue(_b.Scalar(DataType.Float, d), DataType.Float, []);
-            case DynNumber n:
-                return new TensorValue(n.Ir, n.IrType, []);
-            default:
-                throw Fail($"{Describe(v)} is not a tensor");
-        }
-    }
+        TensorValue t => t,
+        long l => new TensorValue(_b.Scalar(DataType.Int64, l), DataType.Int64, []),
+        bool b => new TensorValue(_b.Scalar(DataType.Bool, b ? 1 : 0), DataType.Bool, []),
+        double d => new TensorValue(_b.Scalar(DataType.Float, d), DataType.Float, []),
+        DynNumber n => new TensorValue(n.Ir, n.IrType, []),
+        _ => throw Fail($"{Describe(v)} is not a tensor"),
+    };
 
     public TensorValue CastTo(TensorValue t, DataType type)
     {
