@@ -18,14 +18,15 @@ public static class Commands
         return root;
     }
 
-    private static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file (.onnx)" };
+    private static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file (.onnx, or a TorchScript .pt/.pth archive)" };
 
     private static Command Inspect(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Argument<string?>("MODEL") { Description = "Model file (.onnx)", Arity = ArgumentArity.ZeroOrOne };
+        var model = new Argument<string?>("MODEL") { Description = "Model file (.onnx, or a TorchScript .pt/.pth archive)", Arity = ArgumentArity.ZeroOrOne };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text" };
         var cpu = new Option<bool>("--cpu") { Description = "Show the CPU features the runtime detects and may use (ALLOY_MAX_CPU_ISA caps them)" };
-        var cmd = new Command("inspect", "Show opsets, op histogram, element types, parameters, inputs and outputs; or the CPU") { model, json, cpu };
+        var inputTypes = ModelLoader.InputTypesOption();
+        var cmd = new Command("inspect", "Show opsets, op histogram, element types, parameters, inputs and outputs; or the CPU") { model, json, cpu, inputTypes };
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model);
@@ -44,7 +45,7 @@ public static class Commands
                 if (path is null) return;
             }
             if (path is null) throw new UserError("give a MODEL to inspect, or --cpu");
-            using var m = ModelLoader.Load(path);
+            using var m = ModelLoader.Load(path, r.GetValue(inputTypes));
             var summary = ModelSummary.Of(m, path);
             stdout.Write(r.GetValue(json) ? SummaryWriter.Json(summary) : SummaryWriter.Text(summary));
         }));
@@ -60,13 +61,14 @@ public static class Commands
         {
             Description = "Store initializers of at least this many bytes in OUT.onnx.data (default: embed unless above 2 GiB)",
         };
-        var cmd = new Command("convert", "Import a model and export it unchanged (lossless round trip)") { model, output, emitIr, threshold };
+        var inputTypes = ModelLoader.InputTypesOption();
+        var cmd = new Command("convert", "Import a model and export it unchanged (lossless round trip)") { model, output, emitIr, threshold, inputTypes };
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
             var outPath = r.GetValue(output)!;
             if (r.GetValue(threshold) is < 0) throw new UserError("--external-data-threshold must be at least 0");
-            using var m = ModelLoader.Load(path);
+            using var m = ModelLoader.Load(path, r.GetValue(inputTypes));
             Verifier.Check(m);
             if (r.GetValue(emitIr) is { } irPath) AtomicFile.WriteAllText(irPath, IrPrinter.Print(m));
             OnnxExporter.Save(m, outPath, new ExportOptions { ExternalDataThreshold = r.GetValue(threshold) });

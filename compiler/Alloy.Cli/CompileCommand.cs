@@ -36,6 +36,8 @@ public static class CompileCommand
             model, output, dtype, target, keepIo, fp32Ops, fp32Nodes, ranges, printAll, printChanged, pipeline, report, threshold,
         };
         int8.AddTo(cmd);
+        var inputTypes = ModelLoader.InputTypesOption();
+        cmd.Options.Add(inputTypes);
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
@@ -79,7 +81,7 @@ public static class CompileCommand
                 throw new UserError(e.Message);
             }
 
-            using var m = ModelLoader.Load(path);
+            using var m = ModelLoader.Load(path, r.GetValue(inputTypes));
             Verifier.Check(m);
             var sinkDir = r.GetValue(printAll) ?? r.GetValue(printChanged);
             var options = new PassManagerOptions

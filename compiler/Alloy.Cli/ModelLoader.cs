@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Alloy.IR;
 using Alloy.Onnx;
 using Alloy.TorchScript;
@@ -13,13 +14,23 @@ public static class ModelLoader
     /// </summary>
     public const string TorchScriptInputsVariable = "ALLOY_TORCHSCRIPT_INPUTS";
 
-    public static Model Load(string path)
+    /// <summary>The <c>--input-types</c> option every command that takes a MODEL offers (TorchScript archives only).</summary>
+    public static Option<string?> InputTypesOption() => new("--input-types")
+    {
+        Description = "Input types of a TorchScript archive, e.g. 'x=f32[N,3,224,224];ids=i64[N,16]' (default: "
+            + TorchScriptInputsVariable + ", else float32 of the rank the model's ops determine)",
+    };
+
+    /// <summary>Loads <paramref name="path"/>; <paramref name="inputTypes"/> (from <c>--input-types</c>) wins over the environment.</summary>
+    public static Model Load(string path, string? inputTypes = null)
     {
         var ext = Path.GetExtension(path).ToLowerInvariant();
+        if (inputTypes is not null && ext is not (".pt" or ".pth"))
+            throw new UserError($"{path}: --input-types applies to TorchScript archives (.pt/.pth) only; an ONNX model declares its input types");
         return ext switch
         {
             ".onnx" => OnnxImporter.Load(path),
-            ".pt" or ".pth" => LoadTorchScript(path, Environment.GetEnvironmentVariable(TorchScriptInputsVariable)),
+            ".pt" or ".pth" => LoadTorchScript(path, inputTypes ?? Environment.GetEnvironmentVariable(TorchScriptInputsVariable)),
             _ => File.Exists(path)
                 ? OnnxImporter.Load(path)
                 : throw new UserError($"{path}: file not found"),
@@ -37,7 +48,7 @@ public static class ModelLoader
         }
         catch (FormatException e)
         {
-            throw new UserError($"{TorchScriptInputsVariable}: {e.Message}");
+            throw new UserError($"input types '{inputTypes}': {e.Message}");
         }
         try
         {
@@ -46,7 +57,7 @@ public static class ModelLoader
         catch (TorchScriptException e)
         {
             var hint = e.Reason.Contains("give the input shapes", StringComparison.Ordinal)
-                ? $" (set {TorchScriptInputsVariable}, for example {TorchScriptInputsVariable}='x=f32[N,3,224,224]')"
+                ? " (give them with --input-types, for example --input-types 'x=f32[N,3,224,224]')"
                 : "";
             throw new UserError(e.Message + hint);
         }

@@ -23,7 +23,8 @@ public static class RunCommand
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: all cores)", DefaultValueFactory = _ => 0 };
         var kernels = new Option<string>("--kernels") { Description = "auto (= managed: fast AVX-512 kernels for the hot ops, reference kernels for the rest), managed, or reference", DefaultValueFactory = _ => "auto" };
         var random = new Option<bool>("--random-inputs") { Description = "Fill inputs that were not given with seeded random values (symbolic dims = 1)" };
-        var cmd = new Command("run", "Run a model on Alloy's runtime") { model, inputs, outputDir, format, repeat, threads, kernels, random };
+        var inputTypes = ModelLoader.InputTypesOption();
+        var cmd = new Command("run", "Run a model on Alloy's runtime") { model, inputs, outputDir, format, repeat, threads, kernels, random, inputTypes };
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
@@ -35,7 +36,7 @@ public static class RunCommand
             };
             if (r.GetValue(repeat) < 1) throw new UserError("--repeat must be at least 1");
             var ext = r.GetValue(format) is "npy" or "pb" ? r.GetValue(format)! : throw new UserError("--output-format must be npy or pb");
-            using var m = ModelLoader.Load(path);
+            using var m = ModelLoader.Load(path, r.GetValue(inputTypes));
             var plan = Compile(m, path, registry);
             var given = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             try

@@ -35,6 +35,8 @@ public static class TuneCommand
         {
             model, data, labels, metric, dtype, maxDrop, maxDropRel, maxTrials, timeout, strategy, cache, cleanStart, sensitivityRows, calib, threads, output, report,
         };
+        var inputTypes = ModelLoader.InputTypesOption();
+        cmd.Options.Add(inputTypes);
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
@@ -75,7 +77,7 @@ public static class TuneCommand
                 var d => throw new UserError($"--dtype '{d}': use bf16, fp16, int8 or mixed"),
             };
 
-            using var m = ModelLoader.Load(path);
+            using var m = ModelLoader.Load(path, r.GetValue(inputTypes));
             Verifier.Check(m);
             var inputNames = m.Graph.Inputs.Where(v => v.Constant is null).Select(v => v.Name).ToList();
             if (inputNames.Count != 1)

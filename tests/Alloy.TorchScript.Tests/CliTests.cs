@@ -117,11 +117,59 @@ public sealed class CliTests
         var path = Trained("digits_transformer", "digits_transformer.traced.pt");
         var e = Assert.Throws<UserError>(() => ModelLoader.LoadTorchScript(path, null));
         Assert.Contains("code/__torch__/torch/nn/modules/activation.py:17", e.Message);
-        Assert.Contains(ModelLoader.TorchScriptInputsVariable, e.Message);
+        Assert.Contains("--input-types", e.Message);
         using var model = ModelLoader.LoadTorchScript(path, "x=f32[N,8,8]");
         Assert.Equal("f32[N,8,8]", model.Graph.Inputs[0].Type is TensorType t ? $"{t.ElementType.ShortName()}{t.Shape}" : "");
         var bad = Assert.Throws<UserError>(() => ModelLoader.LoadTorchScript(path, "x=float[N]"));
         Assert.Contains("'float' is not an element type", bad.Message);
+    }
+
+    [Fact]
+    public void InputTypesOptionLetsRunScoreTheTransformerArchive()
+    {
+        var path = Trained("digits_transformer", "digits_transformer.traced.pt");
+        var dir = TempDir();
+        try
+        {
+            var (failCode, _, failErr) = Alloy("inspect", path);
+            Assert.Equal(1, failCode);
+            Assert.Contains("--input-types", failErr);
+
+            var (code, _, stderr) = Alloy("run", path, "--input-types", "x=f32[N,8,8]",
+                "--input", "x=" + Trained("digits_transformer", "eval_input.npy"), "--output-dir", dir);
+            Assert.True(code == 0, stderr);
+            using var logits = NpyFile.Read(Path.Combine(dir, "output_0.npy"));
+            using var labels = NpyFile.Read(Trained("digits_transformer", "eval_labels.npy"));
+            using var reference = NpyFile.Read(Trained("digits_transformer", "ref_logits.npy"));
+            var got = logits.Span<float>();
+            var want = reference.Span<float>();
+            var truth = labels.Span<long>();
+            int classes = 10, same = 0, correct = 0, refCorrect = 0;
+            for (int i = 0; i < truth.Length; i++)
+            {
+                int a = ArgMax(got.Slice(i * classes, classes)), b = ArgMax(want.Slice(i * classes, classes));
+                if (a == b) same++;
+                if (a == truth[i]) correct++;
+                if (b == truth[i]) refCorrect++;
+            }
+            Assert.Equal(truth.Length, same);
+            Assert.Equal(refCorrect, correct);
+
+            var (onnxCode, _, onnxErr) = Alloy("inspect", Trained("digits_transformer", "digits_transformer.opset17.onnx"), "--input-types", "x=f32[N,8,8]");
+            Assert.Equal(1, onnxCode);
+            Assert.Contains("TorchScript archives", onnxErr);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
+        return best;
     }
 
     [Fact]
