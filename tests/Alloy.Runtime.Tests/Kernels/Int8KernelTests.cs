@@ -297,6 +297,29 @@ public sealed class Int8KernelTests
         Assert.Equal(expected.ToArray<byte>(), y.ToArray<byte>());
     }
 
+    [Theory]
+    [InlineData(ElementType.UInt8, 3, 2, 1)]
+    [InlineData(ElementType.Int8, 3, 2, 1)]
+    [InlineData(ElementType.Int8, 2, 1, 0)]
+    [InlineData(ElementType.UInt8, 5, 3, 2)]
+    public void MaxPoolOnIntegerDataMatchesTheReference(ElementType type, long kernel, long stride, long pad)
+    {
+        using var x = RandomInt8(type, [2, 3, 67, 71], (int)(kernel * 10 + stride));
+        var attrs = new Dictionary<string, object>
+        {
+            ["kernel_shape"] = new[] { kernel, kernel },
+            ["strides"] = new[] { stride, stride },
+            ["pads"] = new[] { pad, pad, pad, pad },
+        };
+        using var expected = Run(Reference, "MaxPool", "", attrs, [x], 1);
+        foreach (var threads in new[] { 1, 2 })
+        {
+            using var y = Run(ManagedKernels.CreateRegistry(), "MaxPool", "", attrs, [x], threads);
+            Assert.Equal(expected.Shape, y.Shape);
+            Assert.Equal(expected.ToArray<byte>(), y.ToArray<byte>());
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Helpers
 

@@ -77,7 +77,7 @@ public static class ManagedKernels
         r.Register("Conv", (KernelNode n, out string? reason) => Create(n, out reason, fallback => ManagedConvKernel.Create(isa, fallback, n, DeclaredOutput(n))));
         ManagedElementwise.Register(r, isa);
         ManagedPooling.Register(r, isa);
-        Int8Kernels.Register(r, Int8Kernels.IsaFor(isa));
+        Int8Kernels.Register(r, Int8Kernels.IsaFor(isa), isa);
     }
 
     /// <summary>
