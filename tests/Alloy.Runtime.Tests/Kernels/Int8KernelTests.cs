@@ -148,6 +148,8 @@ public sealed class Int8KernelTests
         new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1 },       // 1×1×1
         new long[] { 1, 3, 1, 1023, 5, 1, 3, 1, 1, 1, 1 },    // a long row
         new long[] { 1, 130, 7, 7, 40, 3, 3, 1, 1, 1, 1 },    // K = 1170, 49 columns
+        new long[] { 1, 3, 9, 150, 8, 3, 3, 2, 1, 1, 1 },     // stride 2 over long rows (vector even-byte path)
+        new long[] { 1, 4, 9, 151, 4, 3, 3, 2, 1, 1, 4 },     // depthwise, stride 2, long rows
     };
 
     [Theory]
