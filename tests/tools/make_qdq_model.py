@@ -132,6 +132,14 @@ def main():
     model = onnx.load(args.model)
     g = model.graph
     inits = {i.name: i for i in g.initializer}
+    # Identity copies of initializers (torch export shares weights that way): use the initializer itself.
+    alias = {n.output[0]: n.input[0] for n in g.node if n.op_type == "Identity" and n.input[0] in inits}
+    if alias:
+        kept_nodes = [n for n in g.node if n.output[0] not in alias]
+        for n in kept_nodes:
+            n.input[:] = [alias.get(i, i) for i in n.input]
+        del g.node[:]
+        g.node.extend(kept_nodes)
     inputs = [i for i in g.input if i.name not in inits]
     if len(inputs) != 1:
         raise SystemExit(f"make_qdq_model: {args.model} has {len(inputs)} graph inputs, one is supported")
@@ -216,21 +224,23 @@ def main():
             shape_[axis] = -1
             wq = np.clip(np.round(w / ws.reshape(shape_)), -127, 127).astype(np.int8)
             wname = n.input[1]
-            new_inits += [numpy_helper.from_array(wq, f"{wname}_int8"), numpy_helper.from_array(ws, f"{wname}_scale"),
-                          numpy_helper.from_array(np.zeros(len(ws), dtype=np.int8), f"{wname}_zero_point")]
-            new_nodes.append(helper.make_node("DequantizeLinear", [f"{wname}_int8", f"{wname}_scale", f"{wname}_zero_point"],
-                                              [f"{wname}_dequantized"], name=f"{wname}_DequantizeLinear", axis=axis))
-            ins[1] = f"{wname}_dequantized"
+            wkey = f"{n.output[0]}_{wname}"
+            new_inits += [numpy_helper.from_array(wq, f"{wkey}_int8"), numpy_helper.from_array(ws, f"{wkey}_scale"),
+                          numpy_helper.from_array(np.zeros(len(ws), dtype=np.int8), f"{wkey}_zero_point")]
+            new_nodes.append(helper.make_node("DequantizeLinear", [f"{wkey}_int8", f"{wkey}_scale", f"{wkey}_zero_point"],
+                                              [f"{wkey}_dequantized"], name=f"{wkey}_DequantizeLinear", axis=axis))
+            ins[1] = f"{wkey}_dequantized"
             replaced.add(wname)
             if len(n.input) > 2 and n.input[2] in inits and n.input[0] in params:
                 b = numpy_helper.to_array(inits[n.input[2]]).astype(np.float32).reshape(-1)
                 bs = (np.float32(scale_value(n.input[0])) * ws).astype(np.float32)
                 bq = np.round(b / bs).astype(np.int32)
                 bname = n.input[2]
-                new_inits += [numpy_helper.from_array(bq, f"{bname}_int32"), numpy_helper.from_array(bs, f"{bname}_scale")]
-                new_nodes.append(helper.make_node("DequantizeLinear", [f"{bname}_int32", f"{bname}_scale"], [f"{bname}_dequantized"],
-                                                  name=f"{bname}_DequantizeLinear", axis=0))
-                ins[2] = f"{bname}_dequantized"
+                bkey = f"{n.output[0]}_{bname}"
+                new_inits += [numpy_helper.from_array(bq, f"{bkey}_int32"), numpy_helper.from_array(bs, f"{bkey}_scale")]
+                new_nodes.append(helper.make_node("DequantizeLinear", [f"{bkey}_int32", f"{bkey}_scale"], [f"{bkey}_dequantized"],
+                                                  name=f"{bkey}_DequantizeLinear", axis=0))
+                ins[2] = f"{bkey}_dequantized"
                 replaced.add(bname)
         out = helper.make_node(n.op_type, ins, [internal(o) if o in ranges else o for o in n.output], name=n.name, domain=n.domain)
         out.attribute.extend(n.attribute)
@@ -239,7 +249,8 @@ def main():
             if o in ranges and quantized(o):
                 qdq(o)
 
-    kept = [i for i in g.initializer if i.name not in replaced]
+    still_used = {i for n in new_nodes for i in n.input}
+    kept = [i for i in g.initializer if i.name not in replaced or i.name in still_used]
     del g.node[:]
     g.node.extend(new_nodes)
     del g.initializer[:]

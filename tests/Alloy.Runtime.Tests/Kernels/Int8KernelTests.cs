@@ -25,10 +25,14 @@ public sealed class Int8KernelTests
         Enum.GetValues<Int8Isa>().ToDictionary(i => i, Int8Kernels.CreateRegistry);
 
     [Fact]
-    public void TheFastPathIsAvailableOnThisMachine()
+    public void TheIsaFollowsTheCpuProbeAndTheCap()
     {
-        // The CI machine has AVX-512 BW; without it only the scalar path would be tested.
-        Assert.Equal(Int8Isa.Avx512BW, Int8Gemm_DefaultIsa);
+        // AVX-512 BW exactly when the probe (under ALLOY_MAX_CPU_ISA) allows it; a cap below avx512_core selects the
+        // scalar path, so running these tests with ALLOY_MAX_CPU_ISA=avx2 covers the fallback end to end.
+        bool bw = Alloy.Runtime.Cpu.CpuFeatures.Detect().IsUsable(Alloy.Runtime.Cpu.CpuFeature.Avx512BW)
+            && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+        Assert.Equal(bw ? Int8Isa.Avx512BW : Int8Isa.Scalar, Int8Gemm_DefaultIsa);
+        Assert.Equal(Int8Isa.Scalar, Int8Kernels.IsaFor(ManagedIsa.Vector256));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -148,6 +152,8 @@ public sealed class Int8KernelTests
         new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1 },       // 1×1×1
         new long[] { 1, 3, 1, 1023, 5, 1, 3, 1, 1, 1, 1 },    // a long row
         new long[] { 1, 130, 7, 7, 40, 3, 3, 1, 1, 1, 1 },    // K = 1170, 49 columns
+        new long[] { 1, 3, 9, 150, 8, 3, 3, 2, 1, 1, 1 },     // stride 2 over long rows (vector even-byte path)
+        new long[] { 1, 4, 9, 151, 4, 3, 3, 2, 1, 1, 4 },     // depthwise, stride 2, long rows
     };
 
     [Theory]
@@ -295,6 +301,29 @@ public sealed class Int8KernelTests
         using var y = Run(ManagedKernels.CreateRegistry(), "QLinearAdd", Int8Kernels.Domain,
             new() { ["relu"] = relu ? 1L : 0L }, [a, sa, za, b, sb, zb, sy, zy], 1);
         Assert.Equal(expected.ToArray<byte>(), y.ToArray<byte>());
+    }
+
+    [Theory]
+    [InlineData(ElementType.UInt8, 3, 2, 1)]
+    [InlineData(ElementType.Int8, 3, 2, 1)]
+    [InlineData(ElementType.Int8, 2, 1, 0)]
+    [InlineData(ElementType.UInt8, 5, 3, 2)]
+    public void MaxPoolOnIntegerDataMatchesTheReference(ElementType type, long kernel, long stride, long pad)
+    {
+        using var x = RandomInt8(type, [2, 3, 67, 71], (int)(kernel * 10 + stride));
+        var attrs = new Dictionary<string, object>
+        {
+            ["kernel_shape"] = new[] { kernel, kernel },
+            ["strides"] = new[] { stride, stride },
+            ["pads"] = new[] { pad, pad, pad, pad },
+        };
+        using var expected = Run(Reference, "MaxPool", "", attrs, [x], 1);
+        foreach (var threads in new[] { 1, 2 })
+        {
+            using var y = Run(ManagedKernels.CreateRegistry(), "MaxPool", "", attrs, [x], threads);
+            Assert.Equal(expected.Shape, y.Shape);
+            Assert.Equal(expected.ToArray<byte>(), y.ToArray<byte>());
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------

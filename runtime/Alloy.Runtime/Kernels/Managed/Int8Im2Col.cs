@@ -27,6 +27,19 @@ internal static unsafe class Int8Im2Col
                 (v - z).Store(dst + i);
             }
         }
+        else if (isa == Int8Isa.Avx512BW && stride == 2)
+        {
+            // The even bytes of 64 (vpmovwb keeps each 16-bit lane's low byte); the last vector stays inside the row.
+            var z = Vector512.Create((short)zeroPoint);
+            for (; i + 33 <= count; i += 32)
+            {
+                var even = Avx512BW.ConvertToVector256Byte(Vector512.Load((ushort*)(src + 2 * i)));
+                var v = signed
+                    ? Avx512BW.ConvertToVector512Int16(even.AsSByte())
+                    : Avx512BW.ConvertToVector512Int16(even).AsInt16();
+                (v - z).Store(dst + i);
+            }
+        }
         if (signed)
             for (; i < count; i++) dst[i] = (short)((sbyte)src[i * stride] - zeroPoint);
         else

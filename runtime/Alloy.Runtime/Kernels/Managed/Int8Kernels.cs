@@ -3,7 +3,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// <summary>
 /// Registration of the managed integer kernels: QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger (ONNX) and
 /// the fused ops of the QDQ lowering in the <see cref="Domain"/> domain (<c>QLinearConv</c>, <c>QLinearMatMul</c>
-/// with bias / transB / relu, <c>QLinearAdd</c>), plus per-tensor fast paths of QuantizeLinear / DequantizeLinear.
+/// with bias / transB / relu, <c>QLinearAdd</c>), MaxPool on uint8 / int8 data, plus per-tensor fast paths of
+/// QuantizeLinear / DequantizeLinear.
 /// The ISA is <see cref="Int8Gemm.DefaultIsa"/> (AVX-512 BW when usable under <c>ALLOY_MAX_CPU_ISA</c>) or lower
 /// when asked.
 /// </summary>
@@ -24,7 +25,10 @@ public static class Int8Kernels
     }
 
     /// <summary>Registers the integer kernels at <paramref name="isa"/>, over what <paramref name="r"/> has for these ops.</summary>
-    public static void Register(KernelRegistry r, Int8Isa isa)
+    public static void Register(KernelRegistry r, Int8Isa isa) => Register(r, isa, ManagedKernels.DefaultIsa);
+
+    /// <summary>Registers the integer kernels; MaxPool on float data keeps the managed float kernel at <paramref name="floatIsa"/>.</summary>
+    internal static void Register(KernelRegistry r, Int8Isa isa, ManagedIsa floatIsa)
     {
         ArgumentNullException.ThrowIfNull(r);
         r.Register("QLinearConv", (KernelNode n, out string? reason) =>
@@ -37,6 +41,21 @@ public static class Int8Kernels
         r.Register("QLinearConv", (KernelNode n, out string? reason) => QLinearConvKernel.Create(isa, n, null, integer: false, out reason), Domain);
         r.Register("QLinearMatMul", (KernelNode n, out string? reason) => QLinearMatMulKernel.Create(isa, n, null, integer: false, out reason), Domain);
         r.Register("QLinearAdd", (KernelNode n, out string? reason) => QLinearAddKernel.Create(n, out reason), Domain);
+        // MaxPool on uint8 / int8 data (known before running); other types keep the float managed kernel.
+        var floatPooling = new Lazy<KernelRegistry>(() =>
+        {
+            var pooling = KernelRegistry.Reference();
+            ManagedPooling.Register(pooling, floatIsa);
+            return pooling;
+        });
+        r.Register("MaxPool", (KernelNode n, out string? reason) =>
+        {
+            if (n.OutputCount > 1 || n.InputTypes.Count < 1 || n.InputTypes[0] is not (ElementType.UInt8 or ElementType.Int8))
+                return floatPooling.Value.Create(n, out reason);
+            var fallback = Fallback(n, out reason);
+            var attrs = Reference.SpatialAttributes.Read(n, out _);
+            return fallback is null || attrs is null ? fallback : new Int8MaxPoolKernel(fallback, attrs);
+        });
         r.Register("QuantizeLinear", (KernelNode n, out string? reason) =>
             Fallback(n, out reason) is { } f ? QuantizeLinearKernel.Create(n, f) : null);
         r.Register("DequantizeLinear", (KernelNode n, out string? reason) =>

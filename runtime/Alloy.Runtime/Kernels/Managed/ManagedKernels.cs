@@ -82,7 +82,7 @@ public static class ManagedKernels
         ManagedMath.Register(r, isa);
         ManagedReductions.Register(r, isa);
         ManagedMovement.Register(r);
-        Int8Kernels.Register(r, Int8Kernels.IsaFor(isa));
+        Int8Kernels.Register(r, Int8Kernels.IsaFor(isa), isa);
     }
 
     /// <summary>

@@ -249,10 +249,17 @@ internal sealed unsafe class QLinearConvKernel : IKernel
                 short* phases = (short*)block.Pointer;
                 int* acc = (int*)(phases + layout.Shorts + (-layout.Shorts & 31));
                 layout.Fill(isa, (byte*)xData + (img * c + ic) * inSize, signed, xZp, g, phases);
+                long* tapOffset = stackalloc long[(int)tapCount];
+                for (long i = 0; i < g.KH; i++)
+                    for (long j = 0; j < g.KW; j++)
+                    {
+                        long col = j * g.DW;
+                        tapOffset[i * g.KW + j] = col % g.SW * layout.PhaseShorts + i * g.DH * layout.Width + col / g.SW;
+                    }
                 fixed (int* wk = &taps[oc * tapCount])
                     for (long oh = 0; oh < g.OH; oh++)
                     {
-                        DepthwiseRow(isa, phases, layout, wk, acc, g, oh);
+                        DepthwiseRow(isa, phases, tapOffset, (int)tapCount, wk, acc, g, oh * g.SH * layout.Width);
                         e.StoreRow((int)oc, acc, (int)g.OW, (byte*)yData + (p * outSize + oh * g.OW) * e.ElementSize, 1, isa == Int8Isa.Avx512BW);
                     }
             }
@@ -265,25 +272,17 @@ internal sealed unsafe class QLinearConvKernel : IKernel
 
     /// <summary>One output row of a depthwise plane: tap (kh, kw) reads phase (kw·DW) mod SW, contiguous in ow.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DepthwiseRow(Int8Isa isa, short* phases, Int16PhaseLayout l, int* wk, int* acc, ConvGeometry g, long oh)
+    private static void DepthwiseRow(Int8Isa isa, short* phases, long* tapOffset, int taps, int* wk, int* acc, ConvGeometry g, long rowOffset)
     {
-        int kh = (int)g.KH, kw = (int)g.KW;
+        short* src = phases + rowOffset;
         long ow = 0;
         if (isa == Int8Isa.Avx512BW)
         {
             for (; ow < g.OW; ow += 16)
             {
                 var sum = Vector512<int>.Zero;
-                for (int i = 0; i < kh; i++)
-                {
-                    short* src = phases + (oh * g.SH + i * g.DH) * l.Width + ow;
-                    for (int j = 0; j < kw; j++)
-                    {
-                        long col = j * g.DW;
-                        var v = Avx512F.ConvertToVector512Int32(Vector256.Load(src + col % g.SW * l.PhaseShorts + col / g.SW));
-                        sum += v * Vector512.Create(wk[i * kw + j]);
-                    }
-                }
+                for (int t = 0; t < taps; t++)
+                    sum += Avx512F.ConvertToVector512Int32(Vector256.Load(src + tapOffset[t] + ow)) * Vector512.Create(wk[t]);
                 sum.Store(acc + ow); // acc has 16 ints of slack
             }
             return;
@@ -291,15 +290,7 @@ internal sealed unsafe class QLinearConvKernel : IKernel
         for (; ow < g.OW; ow++)
         {
             int sum = 0;
-            for (int i = 0; i < kh; i++)
-            {
-                short* src = phases + (oh * g.SH + i * g.DH) * l.Width + ow;
-                for (int j = 0; j < kw; j++)
-                {
-                    long col = j * g.DW;
-                    sum = unchecked(sum + src[col % g.SW * l.PhaseShorts + col / g.SW] * wk[i * kw + j]);
-                }
-            }
+            for (int t = 0; t < taps; t++) sum = unchecked(sum + src[tapOffset[t] + ow] * wk[t]);
             acc[ow] = sum;
         }
     }
