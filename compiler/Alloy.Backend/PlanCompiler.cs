@@ -21,13 +21,26 @@ public sealed class PlanCompiler(KernelRegistry registry)
 
     public ExecutionPlan CompileModel(Model model)
     {
-        _model = model;
         _unsupported.Clear();
-        // QDQ groups run as integer kernels when the registry has them (the model's graph is rewritten in place).
-        if (registry.Supports(Alloy.Runtime.Kernels.Managed.Int8Kernels.Domain, "QLinearConv")) QdqFusion.Apply(model.Graph);
+        // QDQ groups run as integer kernels when the registry has them. The rewrite works on a private copy, so the
+        // caller's model (which may be exported afterwards) never sees the runtime-only fused ops.
+        if (registry.Supports(Alloy.Runtime.Kernels.Managed.Int8Kernels.Domain, "QLinearConv") && QdqFusion.MayApply(model.Graph))
+        {
+            model = PrivateCopy(model);
+            QdqFusion.Apply(model.Graph);
+        }
+        _model = model;
         var plan = CompileGraph(model.Graph);
         if (_unsupported.Count > 0) throw new UnsupportedModelException([.. _unsupported]);
         return plan;
+    }
+
+    /// <summary>A deep copy through the ONNX wire form (weights copied into memory; QDQ models are small).</summary>
+    private static Model PrivateCopy(Model model)
+    {
+        var copy = Alloy.Onnx.OnnxImporter.FromBytes(Alloy.Onnx.OnnxWireWriter.ToBytes(model), model.SourcePath ?? model.Graph.Name, ".");
+        copy.SourcePath = model.SourcePath;
+        return copy;
     }
 
     private long OpsetOf(string domain)

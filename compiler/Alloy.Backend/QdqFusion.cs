@@ -36,6 +36,14 @@ public static class QdqFusion
 {
     private static readonly HashSet<string> DataMovementOps = ["MaxPool", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze"];
 
+    /// <summary>Whether <paramref name="g"/> has a DequantizeLinear, the start of every pattern <see cref="Apply"/> fuses.</summary>
+    public static bool MayApply(Graph g)
+    {
+        foreach (var n in g.Nodes)
+            if (n.IsDefaultDomain && n.OpType == "DequantizeLinear") return true;
+        return false;
+    }
+
     /// <summary>Rewrites <paramref name="g"/> in place; returns what was fused.</summary>
     public static QdqFusionResult Apply(Graph g)
     {
