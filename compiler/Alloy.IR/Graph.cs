@@ -19,6 +19,10 @@ public sealed class Graph
     private int _fresh;
     /// <summary>Slots of <see cref="_constants"/> emptied by <see cref="RemoveConstant"/>, compacted on the next read.</summary>
     private int _removedConstants;
+    /// <summary>Set once a node holding a subgraph is linked here (or gets one while linked); never cleared.</summary>
+    private bool _mayHoldSubgraphs;
+
+    internal void NoteSubgraphs() => _mayHoldSubgraphs = true;
 
     public Graph(string name, Graph? parent = null)
     {
@@ -74,6 +78,7 @@ public sealed class Graph
     /// <summary>This graph and every subgraph nested in it, depth first.</summary>
     public IEnumerable<Graph> SelfAndSubgraphs()
     {
+        if (!_mayHoldSubgraphs) return [this];
         var all = new List<Graph>();
         Collect(this, all);
         return all;
@@ -389,6 +394,7 @@ public sealed class Graph
     private void Link(Node node, Node? before)
     {
         node.Owner = this;
+        if (node.HasSubgraphs) _mayHoldSubgraphs = true;
         _nodeCount++;
         if (before is null)
         {

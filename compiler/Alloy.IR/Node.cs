@@ -63,6 +63,7 @@ public sealed class Node
         {
             g.OwnerNode = this;
             _hasSubgraphs = true;
+            Owner?.NoteSubgraphs();
         }
         _attributes ??= new List<Attr>(2);
         for (int i = 0; i < _attributes.Count; i++)

@@ -86,11 +86,17 @@ public sealed partial class OnnxImporter
     {
         if (slice is not { } s) return null;
         var bytes = Bytes(s);
+        // Runs of values share a type: compare with the last one before hashing.
+        if (_lastType is { } last && bytes.SequenceEqual(Bytes(last.Slice))) return last.Type;
         int hash = HashOf(bytes);
         if (_types.TryGetValue(hash, out var bucket))
         {
             foreach (var (b, t) in bucket)
-                if (bytes.SequenceEqual(b)) return t;
+            {
+                if (!bytes.SequenceEqual(b)) continue;
+                _lastType = (s, t);
+                return t;
+            }
         }
         else
         {
@@ -98,6 +104,7 @@ public sealed partial class OnnxImporter
         }
         var type = DecodeType(s, what, scope);
         bucket.Add((bytes.ToArray(), type));
+        _lastType = (s, type);
         return type;
     }
 

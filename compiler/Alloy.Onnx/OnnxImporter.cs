@@ -25,6 +25,11 @@ public sealed partial class OnnxImporter
     private readonly Dictionary<int, List<(byte[] Bytes, IrType? Type)>> _types = [];
     private readonly Dictionary<int, List<(byte[] Bytes, string Text)>> _strings = [];
     private int _depth;
+    /// <summary>The type decoded or found last, with the bytes it came from.</summary>
+    private (Slice Slice, IrType? Type)? _lastType;
+    /// <summary>Where the next value_info record most likely points: the result after the last one matched.</summary>
+    private Node? _infoNode;
+    private int _infoResult;
 
     private OnnxImporter(byte[] buffer, string file, string baseDir)
     {
@@ -403,8 +408,21 @@ public sealed partial class OnnxImporter
         }
         Span<char> chars = stackalloc char[256];
         var utf8 = Bytes(name);
-        var v = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? g.FindLocal(chars[..n]) : g.FindLocal(Utf8.GetString(utf8));
+        var text = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
+        // Exporters write value_info in node order: try the result after the previous match before the name table.
+        Value? v = null;
+        var cursor = _infoNode;
+        if (cursor is not null && cursor.Owner == g && _infoResult >= cursor.OutputList.Count)
+        {
+            cursor = cursor.Next;
+            _infoResult = 0;
+        }
+        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Count && text.SequenceEqual(cursor.OutputList[_infoResult].Name))
+            v = cursor.OutputList[_infoResult];
+        v ??= g.FindLocal(text);
         if (v is null || v.Kind != ValueKind.NodeResult) return;
+        _infoNode = v.Producer;
+        _infoResult = v.ResultIndex + 1;
         v.Type = ImportType(type, new What("value_info", v.Name), null);
         if (doc is not null) v.DocString = doc;
     }
@@ -422,21 +440,29 @@ public sealed partial class OnnxImporter
 
     private void ImportNodes(Graph g, List<Slice> protos, string? scope)
     {
-        // Pass 1: every node and its results, so operands may refer to nodes listed later.
+        // Pass 1: every node and its results, so operands may refer to nodes listed later. Each node's position
+        // (1-based) goes into its scratch mark, so pass 2 sees whether the listed order is topological.
         var nodes = new Node[protos.Count];
+        Span<Slice> outputs = stackalloc Slice[16];
         for (int i = 0; i < protos.Count; i++)
         {
             var r = Reader(protos[i]);
             string op = "", domain = "", name = "", overload = "";
             string? doc = null;
             List<KeyValuePair<string, string>>? metadata = null;
+            List<Slice>? moreOutputs = null;
             int operands = 0, results = 0;
             while (r.Next())
             {
                 switch (r.Field)
                 {
                     case NodeProto.InputFieldNumber: operands++; r.Skip(); break;
-                    case NodeProto.OutputFieldNumber: results++; r.Skip(); break;
+                    case NodeProto.OutputFieldNumber:
+                        var o = r.ReadSlice();
+                        if (results < outputs.Length) outputs[results] = o;
+                        else (moreOutputs ??= []).Add(o);
+                        results++;
+                        break;
                     case NodeProto.NameFieldNumber: name = r.ReadString(); break;
                     case NodeProto.OpTypeFieldNumber: op = Intern(r.ReadBytes()); break;
                     case NodeProto.DocStringFieldNumber: doc = r.ReadString(); break;
@@ -450,25 +476,19 @@ public sealed partial class OnnxImporter
             node.Name = name;
             node.DocString = doc;
             node.Overload = overload;
+            node.Mark = i + 1;
             if (metadata is not null) node.Metadata.AddRange(metadata);
-            r = Reader(protos[i]);
-            while (r.Next())
+            for (int k = 0; k < results; k++)
             {
-                if (r.Field != NodeProto.OutputFieldNumber) { r.Skip(); continue; }
-                var o = r.ReadString();
-                try
-                {
-                    g.AddResult(node, o, null);
-                }
-                catch (IrException)
-                {
-                    throw Fail($"output '{o}' has two definitions", Describe(node, scope));
-                }
+                var o = Utf8.GetString(Bytes(k < outputs.Length ? outputs[k] : moreOutputs![k - outputs.Length]));
+                if (o.Length > 0 && g.FindLocal(o) is not null) throw Fail($"output '{o}' has two definitions", Describe(node, scope));
+                g.AddResult(node, o, null);
             }
             nodes[i] = node;
         }
         // Pass 2: operands and attributes (subgraphs capture from the now complete scope).
         Span<char> chars = stackalloc char[256];
+        bool ordered = true;
         for (int i = 0; i < protos.Count; i++)
         {
             var node = nodes[i];
@@ -486,10 +506,11 @@ public sealed partial class OnnxImporter
                             break;
                         }
                         var name = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
-                        var v = Resolve(g, name) ?? throw Fail(
+                        var v = Recent(nodes, i, name) ?? Resolve(g, name) ?? throw Fail(
                             g.Parent is null ? $"input '{name}' is not defined by any node, graph input or initializer"
                                              : $"input '{name}' is not defined in the subgraph or any enclosing graph",
                             Describe(node, scope));
+                        if (v.Producer is { } p && p.Owner == g && p.Mark > i) ordered = false;
                         g.AddOperand(node, v);
                         break;
                     case NodeProto.AttributeFieldNumber:
@@ -503,7 +524,10 @@ public sealed partial class OnnxImporter
             }
             if (node.Attributes.Count != attributes)
                 throw Fail("an attribute name appears twice", Describe(node, scope));
+            // Subgraphs' captures are dependencies too: the full check decides.
+            if (node.HasSubgraphs) ordered = false;
         }
+        if (ordered) return;
         try
         {
             g.SortTopologically();
@@ -512,6 +536,19 @@ public sealed partial class OnnxImporter
         {
             throw Fail(e.Message, scope);
         }
+    }
+
+    /// <summary>A result of one of the two nodes listed before node <paramref name="i"/> named <paramref name="name"/>:
+    /// most operands come from there, and comparing names is cheaper than a table lookup.</summary>
+    private static Value? Recent(Node[] nodes, int i, ReadOnlySpan<char> name)
+    {
+        for (int j = i - 1; j >= 0 && j >= i - 2; j--)
+        {
+            var results = nodes[j].OutputList;
+            for (int k = 0; k < results.Count; k++)
+                if (name.SequenceEqual(results[k].Name)) return results[k];
+        }
+        return null;
     }
 
     private static string Describe(Node n, string? scope)

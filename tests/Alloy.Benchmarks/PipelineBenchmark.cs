@@ -16,6 +16,7 @@ namespace Alloy.Benchmarks;
 /// redundant-node elimination, kernel assignment), measured in the same run.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn, MedianColumn]
 [Config(typeof(CliRuntimeConfig))]
 public class PipelineBenchmark
 {

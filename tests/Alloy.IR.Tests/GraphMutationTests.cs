@@ -100,4 +100,24 @@ public class GraphMutationTests
         var issues = Verifier.Verify(g);
         Assert.Contains(issues, i => i.Message.Contains("lists operand 0 twice"));
     }
+
+    [Fact]
+    public void SubgraphsAttachedAfterLinkingAreFound()
+    {
+        var g = new Graph("g");
+        var cond = g.AddInput("cond", new TensorType(DataType.Bool, Shape.Scalar));
+        var x = g.AddInput("x", F32(1));
+        var relu = g.AddNode("Relu", [x], ["r"]);
+        Assert.Equal([g], g.SelfAndSubgraphs());
+        var node = g.AddNode("If", [cond], ["y"]);
+        g.AddOutput(node.Outputs[0]);
+        var then = new Graph("then", g);
+        then.AddOutput(then.Capture(relu.Outputs[0]));
+        var els = new Graph("else", g);
+        els.AddOutput(els.Capture(x));
+        node.SetAttribute(new Attr("then_branch", new GraphAttr(then)));
+        node.SetAttribute(new Attr("else_branch", new GraphAttr(els)));
+        Assert.Equal([g, then, els], g.SelfAndSubgraphs());
+        Assert.Empty(Verifier.Verify(g));
+    }
 }

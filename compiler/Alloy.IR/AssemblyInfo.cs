@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+// The ONNX importer builds graphs in bulk and uses the IR's scratch fields and internal lists.
+[assembly: InternalsVisibleTo("Alloy.Onnx")]
