@@ -92,7 +92,7 @@ public sealed class Int8TuningTests(ITestOutputHelper output)
             Assert.All(nodes.Where(p => !chosen.GetProperty("fp32_nodes").EnumerateArray().Any(e => e.GetString() == p.Key)), p => Assert.True(p.Value, $"{p.Key} should run INT8"));
             if (allInt8Able) Assert.True(cost < allBf16, $"INT8 holds but costs {cost} against all-BF16's {allBf16}");
         }
-        if (dtype == "mixed") Assert.True(cost <= allBf16 + 1e-9, $"mixed chose {cost}, all-BF16 costs {allBf16}");
+        if (dtype == "mixed") Assert.True(cost <= allBf16 + 1e-5, $"mixed chose {cost}, all-BF16 costs {allBf16}");
         if (dtype == "int8" && allInt8Able) Assert.Equal("int8", low);
     }
 
