@@ -78,6 +78,12 @@ public static class Calibrator
             resultNames[n.Name] = n.Outputs.Select(v => v.Name).ToArray();
         }
 
+        // The plan compiler runs a Relu / Clip that alone consumes a result in the producing kernel's epilogue, and
+        // that result would never exist to be observed: making it a graph output of this copy keeps both tensors.
+        foreach (var n in model.Graph.Nodes.ToList())
+            if (n.Outputs.Count == 1 && n.Outputs[0].Uses is [{ Kind: UseKind.Operand, User: { OpType: "Relu" or "Clip", IsDefaultDomain: true } }])
+                model.Graph.AddOutput(n.Outputs[0]);
+
         ExecutionPlan plan;
         try
         {
@@ -95,17 +101,6 @@ public static class Calibrator
             var span = t.Span<float>();
             if (histogramPass) s.Histogram?.Add(span);
             else s.Observe(span);
-        }
-
-        // The plan compiler runs a Relu / Clip that alone consumes a result in the producing kernel's epilogue: that
-        // step's result is the activation's, so it is observed under the activation's result name.
-        var stepNames = plan.Steps.Select(s => s.Node.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var n in model.Graph.Nodes)
-        {
-            if (!stepNames.Contains(n.Name) || n.Outputs.Count != 1 || n.Outputs[0].Uses.Count != 1) continue;
-            if (n.Outputs[0].Uses[0].User is { OpType: "Relu" or "Clip", IsDefaultDomain: true } activation && !stepNames.Contains(activation.Name)
-                && !model.Graph.Outputs.Contains(n.Outputs[0]))
-                resultNames[n.Name] = [activation.Outputs[0].Name];
         }
 
         var steps = plan.Steps.Select(step =>

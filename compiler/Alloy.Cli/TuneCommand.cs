@@ -84,6 +84,9 @@ public static class TuneCommand
                     CacheDirectory = r.GetValue(calibCache) is { } cc ? Path.GetFullPath(cc) : null,
                 },
             };
+            foreach (var o in new Option[] { calib, calibMethod, calibPercentile, calibCache })
+                if (r.GetResult(o) is { Implicit: false } && r.GetValue(dtype) is not ("int8" or "mixed"))
+                    throw new UserError($"{o.Name} needs --dtype int8 or mixed");
             if (r.GetValue(dtype) == "int8" && calibData is null) throw new UserError("--dtype int8 needs calibration data: --calib FILE.npy");
             List<PrecisionConfig> configSet = r.GetValue(dtype) switch
             {

@@ -243,6 +243,11 @@ public sealed class Int8TuningTests(ITestOutputHelper output)
         var noCalib = CliHarness.Run("tune", TuningTestKit.Onnx(name, 17), "--data", data, "--dtype", "int8", "--cache", dir, "-o", Path.Combine(dir, "o.onnx"));
         Assert.Equal(1, noCalib.ExitCode);
         Assert.Contains("--calib", noCalib.Stderr);
+
+        var calibWithBf16 = CliHarness.Run("tune", TuningTestKit.Onnx(name, 17), "--data", data, "--dtype", "bf16", "--calib", Corpus(name, "calib_input.npy"),
+            "--cache", dir, "-o", Path.Combine(dir, "o.onnx"));
+        Assert.Equal(1, calibWithBf16.ExitCode);
+        Assert.Contains("--calib needs --dtype int8 or mixed", calibWithBf16.Stderr);
     }
 
     /// <summary>The library rejects an INT8 family without calibration data or ranges before evaluating anything.</summary>
