@@ -78,6 +78,12 @@ public static class Calibrator
             resultNames[n.Name] = n.Outputs.Select(v => v.Name).ToArray();
         }
 
+        // The plan compiler runs a Relu / Clip that alone consumes a result in the producing kernel's epilogue, and
+        // that result would never exist to be observed: making it a graph output of this copy keeps both tensors.
+        foreach (var n in model.Graph.Nodes.ToList())
+            if (n.Outputs.Count == 1 && n.Outputs[0].Uses is [{ Kind: UseKind.Operand, User: { OpType: "Relu" or "Clip", IsDefaultDomain: true } }])
+                model.Graph.AddOutput(n.Outputs[0]);
+
         ExecutionPlan plan;
         try
         {

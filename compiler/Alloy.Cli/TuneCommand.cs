@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Alloy.Calibration;
 using Alloy.IR;
 using Alloy.Onnx;
 using Alloy.Passes;
@@ -18,7 +19,7 @@ public static class TuneCommand
         var data = new Option<string>("--data") { Description = "Evaluation inputs (.npy or .pb), rows along dimension 0", Required = true };
         var labels = new Option<string?>("--labels") { Description = "Integer class labels, one per row of --data (for --metric top1)" };
         var metric = new Option<string?>("--metric") { Description = "top1 (needs --labels), or fidelity to the FP32 model: sqnr, cosine, max-abs (default: top1 with labels, else sqnr)" };
-        var dtype = new Option<string>("--dtype") { Description = "bf16, fp16, int8, or mixed (bf16 and fp16; int8 too when available and --calib is given)", DefaultValueFactory = _ => "bf16" };
+        var dtype = new Option<string>("--dtype") { Description = "bf16, fp16, int8 (with --calib), or mixed (bf16 and fp16; with --calib also INT8 per layer group, else BF16, else FP32)", DefaultValueFactory = _ => "bf16" };
         var maxDrop = new Option<double?>("--max-drop") { Description = "Largest allowed absolute loss of the metric against FP32 (default 0.01)" };
         var maxDropRel = new Option<double?>("--max-drop-rel") { Description = "Largest allowed loss as a fraction of the FP32 metric" };
         var maxTrials = new Option<int>("--max-trials") { Description = "Most trials after the FP32 baseline", DefaultValueFactory = _ => 100 };
@@ -27,13 +28,16 @@ public static class TuneCommand
         var cache = new Option<string?>("--cache") { Description = "Folder of the evaluation history and sensitivity cache (default: $XDG_CACHE_HOME/alloy/tune or ~/.cache/alloy/tune)" };
         var cleanStart = new Option<bool>("--clean-start") { Description = "Ignore what the cache holds for this model" };
         var sensitivityRows = new Option<int>("--sensitivity-rows") { Description = "Rows of --data used for the phase-1 SQNR sensitivity (pareto)", DefaultValueFactory = _ => 128 };
-        var calib = new Option<string?>("--calib") { Description = "Calibration inputs (.npy) for INT8, passed to partition-int8 as calib=FILE" };
+        var calib = new Option<string?>("--calib") { Description = "Calibration inputs (.npy, samples along dimension 0) for --dtype int8 / mixed" };
+        var calibMethod = new Option<string>("--calib-method") { Description = "Calibration range method: minmax, percentile, entropy or mse", DefaultValueFactory = _ => "minmax" };
+        var calibPercentile = new Option<double>("--calib-percentile") { Description = "Percentile of the percentile method", DefaultValueFactory = _ => 99.99 };
+        var calibCache = new Option<string?>("--calib-cache") { Description = "Folder of the calibration statistics cache (default: the --cache folder's calibration/)" };
         var threads = new Option<int>("--threads") { Description = "Parallel workers for evaluations (default: all cores)", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "Output ONNX file: the chosen model", Required = true };
         var report = new Option<string?>("--report") { Description = "Folder for report.json and report.html" };
         var cmd = new Command("tune", "Find the cheapest mixed-precision model that stays within an allowed metric loss of the FP32 model")
         {
-            model, data, labels, metric, dtype, maxDrop, maxDropRel, maxTrials, timeout, strategy, cache, cleanStart, sensitivityRows, calib, threads, output, report,
+            model, data, labels, metric, dtype, maxDrop, maxDropRel, maxTrials, timeout, strategy, cache, cleanStart, sensitivityRows, calib, calibMethod, calibPercentile, calibCache, threads, output, report,
         };
         var inputTypes = ModelLoader.InputTypesOption();
         cmd.Options.Add(inputTypes);
@@ -62,17 +66,38 @@ public static class TuneCommand
                 var other => throw new UserError($"--strategy '{other}': use fallback or pareto"),
             };
             bool int8Available = StandardPasses.CreateRegistry().Passes.Any(p => p.Id == QuantizationConfig.PartitionPass);
+            string? calibData = r.GetValue(calib) is { } c ? Path.GetFullPath(c) : null;
+            CalibrationMethod method;
+            try
+            {
+                method = CalibrationMethods.Parse(r.GetValue(calibMethod)!);
+            }
+            catch (CalibrationException e)
+            {
+                throw new UserError($"--calib-method: {e.Message}");
+            }
             var quantization = new QuantizationConfig
             {
-                PartitionOptions = r.GetValue(calib) is { } c ? new Dictionary<string, string> { ["calib"] = Path.GetFullPath(c) } : new Dictionary<string, string>(),
+                CalibrationData = calibData,
+                Calibration = new CalibrationOptions
+                {
+                    Method = method,
+                    Percentile = r.GetValue(calibPercentile),
+                    CacheDirectory = r.GetValue(calibCache) is { } cc ? Path.GetFullPath(cc) : null,
+                },
             };
+            foreach (var o in new Option[] { calib, calibMethod, calibPercentile, calibCache })
+                if (r.GetResult(o) is { Implicit: false } && r.GetValue(dtype) is not ("int8" or "mixed"))
+                    throw new UserError($"{o.Name} needs --dtype int8 or mixed");
+            if (r.GetValue(dtype) == "int8" && calibData is null) throw new UserError("--dtype int8 needs calibration data: --calib FILE.npy");
             List<PrecisionConfig> configSet = r.GetValue(dtype) switch
             {
                 "bf16" => [new MixedPrecisionConfig(["bf16", "fp32"])],
                 "fp16" => [new MixedPrecisionConfig(["fp16", "fp32"])],
                 "int8" => int8Available ? [quantization] : throw new UserError("--dtype int8: INT8 is not available in this build"),
-                "mixed" => int8Available && r.GetValue(calib) is not null
-                    ? [new MixedPrecisionConfig(["bf16", "fp32"]), new MixedPrecisionConfig(["fp16", "fp32"]), quantization]
+                // INT8 where it holds, else BF16, else FP32: the INT8 family runs after BF16's and keeps its FP32 choice.
+                "mixed" => int8Available && calibData is not null
+                    ? [new MixedPrecisionConfig(["bf16", "fp32"]), new MixedPrecisionConfig(["fp16", "fp32"]), quantization with { RestType = "bf16" }]
                     : [new MixedPrecisionConfig(["bf16", "fp32"]), new MixedPrecisionConfig(["fp16", "fp32"])],
                 var d => throw new UserError($"--dtype '{d}': use bf16, fp16, int8 or mixed"),
             };

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Cryptography;
 using Alloy.IR;
 using Alloy.Onnx;
@@ -34,12 +35,18 @@ public static class Autotuner
         if (config.ConfigSet.OfType<QuantizationConfig>().Any() && !builder.HasInt8)
             throw new TuningException("INT8 is not available in this build (no partition-int8 pass is registered)");
 
+        // INT8 families: calibrate once, before any evaluation (bad calibration data stops here).
+        using var calibration = new Int8Calibration();
+        config = config with { ConfigSet = calibration.Resolve(config.ConfigSet, bytes, model.SourcePath, name, config.CacheDirectory) };
+
         using var session = new TuningSession(builder, config, evaluate, hash, cancellation);
         session.EvaluateBaseline();
         var graphs = new List<TunableGraph>();
+        var searched = new Dictionary<string, FamilyContext>(StringComparer.Ordinal);
         foreach (var family in config.ConfigSet)
         {
-            var context = Analyze(session, family);
+            var context = Analyze(session, family, KeptFp32(session, family, searched));
+            searched[family.LowType] = context;
             graphs.Add(context.Graph);
             if (context.Graph.Nodes.Count == 0 || session.Exhausted) continue;
             if (config.Strategy == TuningStrategy.Pareto) ParetoSearch.Run(session, context);
@@ -53,16 +60,30 @@ public static class Autotuner
             session.Evaluations, session.Phase1Evaluations, session.StopReason ?? "completed", session.Elapsed, session.HistoryPath);
     }
 
-    /// <summary>The tunable nodes, layer groups and per-node MACs of a family, read from its all-low candidate.</summary>
-    private static FamilyContext Analyze(TuningSession session, PrecisionConfig family)
+    /// <summary>
+    /// The nodes an INT8 family with a rest type keeps FP32 in every candidate: the FP32 nodes of the cheapest
+    /// passing candidate of the rest type's own family searched before it (all of its tunable nodes when none
+    /// passed); none when that family is not in the config set.
+    /// </summary>
+    private static ImmutableSortedSet<string> KeptFp32(TuningSession session, PrecisionConfig family, Dictionary<string, FamilyContext> searched)
     {
-        using var allLow = session.Build(CandidateSpec.AllLow(family.LowType), family);
-        var graph = TunableGraph.Analyze(allLow, family.LowType);
+        var none = ImmutableSortedSet<string>.Empty.WithComparer(StringComparer.Ordinal);
+        if (family is not QuantizationConfig { RestType: { } rest } || !searched.TryGetValue(rest, out var restFamily)) return none;
+        var best = session.Trials.Where(t => t.Passed && t.Spec.LowType == rest)
+            .OrderBy(t => t.RelativeBitOps).ThenBy(t => t.Index).FirstOrDefault();
+        return best is not null ? best.Spec.Fp32Nodes : restFamily.Graph.Nodes.Select(n => n.Name).ToImmutableSortedSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>The tunable nodes, layer groups and per-node MACs of a family, read from its all-low candidate.</summary>
+    private static FamilyContext Analyze(TuningSession session, PrecisionConfig family, ImmutableSortedSet<string> keptFp32)
+    {
+        using var allLow = session.Build(CandidateSpec.AllLow(family.LowType) with { KeptFp32 = keptFp32 }, family);
+        var graph = TunableGraph.Analyze(allLow, family.LowType, family.PrecisionAnnotation);
         var macs = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var g in allLow.Graph.SelfAndSubgraphs())
             foreach (var n in g.Nodes)
                 macs.TryAdd(NodeNames.Of(n), BitOpsCostModel.Macs(n));
-        return new FamilyContext(family, graph, macs);
+        return new FamilyContext(family, graph, macs, keptFp32);
     }
 
     /// <summary>
@@ -76,12 +97,14 @@ public static class Autotuner
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes))[..20];
         var name = model.SourcePath ?? "model";
         var baseDir = model.SourcePath is { } p ? Path.GetDirectoryName(Path.GetFullPath(p)) ?? "." : Directory.GetCurrentDirectory();
+        using var calibration = new Int8Calibration();
+        config = config with { ConfigSet = calibration.Resolve(config.ConfigSet, bytes, model.SourcePath, name, config.CacheDirectory) };
         using var session = new TuningSession(new CandidateBuilder(bytes, name, baseDir), config with { MaxTrials = int.MaxValue, Timeout = null }, evaluate, hash, cancellation);
         session.EvaluateBaseline();
         var family = config.ConfigSet[0];
-        var f = Analyze(session, family);
+        var f = Analyze(session, family, ImmutableSortedSet<string>.Empty.WithComparer(StringComparer.Ordinal));
         var fp32 = new List<string>();
-        var t = session.Try(CandidateSpec.AllLow(family.LowType), family, "all-low", "all low");
+        var t = session.Try(f.AllLow, family, "all-low", "all low");
         foreach (var op in f.Graph.OpTypes)
         {
             if (t is null || t.Passed) break;

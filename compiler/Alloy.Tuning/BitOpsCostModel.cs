@@ -9,8 +9,9 @@ namespace Alloy.Tuning;
 /// output elements × weight elements per output channel; Gemm / MatMul = output elements × the reduced dimension;
 /// GRU / LSTM / RNN = sequence length × batch × (W + R elements); Einsum = output × operand elements; any other
 /// float node one operation per output element. Activation bits follow the node's <c>prec</c> annotation
-/// (16 for bf16/fp16, 8 for int8) or else its first float result's type; parameter bits are those of its
-/// constant weight operand, else the activation bits. Casts are not counted.
+/// (16 for bf16/fp16, 8 for int8 — partition-int8's <c>i8</c>) or else its first float result's type; parameter bits
+/// are those of its constant weight operand, else the activation bits (an INT8 node's weight comes through a
+/// DequantizeLinear, so INT8 counts 8 × 8). Casts, QuantizeLinear and DequantizeLinear are not counted.
 /// </summary>
 public static class BitOpsCostModel
 {
@@ -20,7 +21,7 @@ public static class BitOpsCostModel
         foreach (var g in model.Graph.SelfAndSubgraphs())
             foreach (var n in g.Nodes)
             {
-                if (n.OpType == "Cast") continue;
+                if (n.OpType is "Cast" or "QuantizeLinear" or "DequantizeLinear") continue;
                 double macs = Macs(n);
                 if (macs <= 0) continue;
                 int act = ActivationBits(n);
@@ -79,7 +80,7 @@ public static class BitOpsCostModel
         switch (PrecisionAnnotations.PrecisionOf(n))
         {
             case PrecisionAnnotations.Bf16 or PrecisionAnnotations.Fp16: return 16;
-            case "int8" or "uint8": return 8;
+            case "int8" or "uint8" or "i8": return 8;
             case PrecisionAnnotations.Fp32: return 32;
         }
         foreach (var v in n.Outputs)

@@ -3,6 +3,7 @@ using Alloy.IR;
 using Alloy.Onnx;
 using Alloy.Passes;
 using Alloy.Passes.Precision;
+using Alloy.Passes.Quantization;
 using Alloy.Pipeline;
 
 namespace Alloy.Tuning;
@@ -10,7 +11,7 @@ namespace Alloy.Tuning;
 /// <summary>
 /// Builds the model of a candidate from the source model's serialized bytes: the unchanged model (after
 /// infer-shapes) for the baseline, the mixed-precision pipeline with the FP32 nodes forced by name for BF16/FP16,
-/// the <see cref="QuantizationConfig.Pipeline"/> for INT8.
+/// the INT8 pipeline of <c>alloy compile --int8</c> for INT8.
 /// </summary>
 public sealed class CandidateBuilder
 {
@@ -75,42 +76,33 @@ public sealed class CandidateBuilder
         ];
     }
 
+    /// <summary>
+    /// The pipeline <c>alloy compile --int8</c> runs (<see cref="Int8Pipeline.Specs"/>): partition-int8 with the
+    /// calibrated ranges and the candidate's fallen-back and kept nodes as <c>fp32-nodes</c>; with a rest type,
+    /// mark/propagate that type with the kept nodes FP32, casts, fold-quantize-casts.
+    /// </summary>
     private List<IPass> QuantizationPasses(QuantizationConfig q, CandidateSpec spec)
     {
         if (!HasInt8) throw new TuningException("INT8 is not available in this build (no partition-int8 pass is registered)");
-        IReadOnlyList<PassSpec> specs;
+        var ranges = q.ResolvedRanges ?? q.RangesFile
+            ?? throw new TuningException($"{_modelName}: the INT8 family has no calibrated ranges (set QuantizationConfig.CalibrationData or RangesFile)");
+        var partition = new Dictionary<string, string>(q.PartitionOptions, StringComparer.Ordinal) { ["ranges"] = ranges };
+        if (NamePattern(spec.Fp32Nodes.Union(spec.KeptFp32).ToList()) is { } excluded) partition["fp32-nodes"] = excluded.ToString();
+        Dictionary<string, string>? mark = null;
+        if (q.RestType is not null)
+        {
+            mark = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (q.Target is { } target) mark["target"] = target;
+            if (NamePattern(spec.KeptFp32) is { } kept) mark["fp32-nodes"] = kept.ToString();
+        }
         try
         {
-            specs = PipelineParser.Parse(q.Pipeline);
+            return Int8Pipeline.Specs(partition, q.RestType, mark, q.KeepIoTypes).Select(s => _registry.Create(s)).ToList();
         }
         catch (PipelineSyntaxException e)
         {
-            throw new TuningException($"QuantizationConfig.Pipeline: {e.Message}", e);
+            throw new TuningException($"{_modelName}: INT8 candidate {spec.Key}: {e.Message}", e);
         }
-        int first = specs.Count > 0 && specs[0].Id == "infer-shapes" ? 1 : 0;
-        if (specs.Count <= first || specs[first].Id != QuantizationConfig.PartitionPass)
-            throw new TuningException($"QuantizationConfig.Pipeline '{q.Pipeline}' must start with {QuantizationConfig.PartitionPass} (after an optional infer-shapes)");
-        var passes = new List<IPass>();
-        for (int i = 0; i < specs.Count; i++)
-        {
-            var s = specs[i];
-            if (i == first)
-            {
-                var options = new Dictionary<string, string>(s.Options, StringComparer.Ordinal);
-                foreach (var (k, v) in q.PartitionOptions) options[k] = v;
-                if (NamePattern(spec.Fp32Nodes) is { } rx) options[q.ExcludeOption] = rx.ToString();
-                s = new PassSpec(s.Id, options);
-            }
-            try
-            {
-                passes.Add(_registry.Create(s));
-            }
-            catch (PipelineSyntaxException e)
-            {
-                throw new TuningException($"QuantizationConfig.Pipeline: {e.Message}", e);
-            }
-        }
-        return passes;
     }
 
     /// <summary>A regex that matches exactly the given node names.</summary>

@@ -10,7 +10,7 @@ internal static class FallbackSearch
 {
     public static void Run(TuningSession session, FamilyContext f)
     {
-        var all = session.Try(CandidateSpec.AllLow(f.Low), f.Family, "all-low", $"all {f.Low}");
+        var all = session.Try(f.AllLow, f.Family, "all-low", $"all {f.Low}");
         if (all is null || all.Passed) return;
 
         // 1. One op type in FP32 at a time: a candidate and a sensitivity measurement at once.

@@ -3,7 +3,7 @@ using Alloy.Passes.Precision;
 
 namespace Alloy.Tuning;
 
-/// <summary>Per op type, how many nodes run in each precision (from the <c>prec</c> annotations; Casts left out).</summary>
+/// <summary>Per op type, how many nodes run in each precision (from the <c>prec</c> annotations, partition-int8's <c>i8</c> as <c>int8</c>; Casts left out).</summary>
 public static class PrecisionTable
 {
     public static SortedDictionary<string, SortedDictionary<string, int>> Of(Model m)
@@ -14,6 +14,7 @@ public static class PrecisionTable
             {
                 if (n.OpType == "Cast") continue;
                 var prec = PrecisionAnnotations.PrecisionOf(n) ?? "other";
+                if (prec == "i8") prec = "int8";
                 if (!table.TryGetValue(n.OpType, out var row)) table[n.OpType] = row = new(StringComparer.Ordinal);
                 row[prec] = row.GetValueOrDefault(prec) + 1;
             }

@@ -37,9 +37,16 @@ public sealed class TunableGraph
 
     public IEnumerable<string> NodesOfType(string opType) => Nodes.Where(n => n.OpType == opType).Select(n => n.Name);
 
-    /// <summary>Reads the tunable nodes and their groups from the all-low candidate (built with nothing forced to FP32).</summary>
-    public static TunableGraph Analyze(Model allLow, string lowType)
+    /// <summary>Conversions the passes insert (not in the source model, so no name override reaches them): never tunable, but groups follow through them.</summary>
+    private static readonly IReadOnlySet<string> Conversions = new HashSet<string>(StringComparer.Ordinal) { "Cast", "QuantizeLinear", "DequantizeLinear" };
+
+    /// <summary>
+    /// Reads the tunable nodes and their groups from the all-low candidate (built with nothing forced to FP32):
+    /// the nodes whose <c>prec</c> is <paramref name="precision"/> (default <paramref name="lowType"/>; <c>i8</c> for INT8).
+    /// </summary>
+    public static TunableGraph Analyze(Model allLow, string lowType, string? precision = null)
     {
+        precision ??= lowType;
         var nodes = new List<(string, string)>();
         var groupOf = new Dictionary<Node, int>();
         var members = new List<List<Node>>();
@@ -48,7 +55,13 @@ public sealed class TunableGraph
         {
             foreach (var n in g.Nodes)
             {
-                if (n.OpType == "Cast" || PrecisionAnnotations.PrecisionOf(n) != lowType) continue;
+                if (PrecisionAnnotations.PrecisionOf(n) != precision) continue;
+                if (Conversions.Contains(n.OpType))
+                {
+                    // A Q/DQ pair between two INT8 nodes: the consumer joins the producer's group through it.
+                    if (n.Inputs.Count > 0 && n.Inputs[0]?.Producer is { } p && groupOf.TryGetValue(p, out var through)) groupOf[n] = through;
+                    continue;
+                }
                 var name = NodeNames.Of(n);
                 if (name.Length == 0 || !seen.Add(name)) continue; // a node the name overrides cannot single out
                 nodes.Add((name, n.OpType));

@@ -84,15 +84,6 @@ public sealed class FallbackStrategyTests
     }
 
     [Fact]
-    public void QuantizationConfigNeedsThePartitionPass()
-    {
-        if (Alloy.Passes.StandardPasses.CreateRegistry().Passes.Any(p => p.Id == QuantizationConfig.PartitionPass)) return; // covered once INT8 is built in
-        using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_mlp", 17));
-        var e = Assert.Throws<TuningException>(() => Autotuner.Autotune(model, new TuningConfig { ConfigSet = [new QuantizationConfig()] }, _ => 1.0));
-        Assert.Contains("INT8 is not available in this build", e.Message);
-    }
-
-    [Fact]
     public void FailingEvaluationNamesTheModelAndCandidate()
     {
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_mlp", 17));

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Alloy.Passes;
 using Alloy.Runtime.IO;
 using Xunit;
 using Xunit.Abstractions;
@@ -147,26 +146,5 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("missing.onnx", r.Stderr);
         Assert.False(File.Exists(Path.Combine(dir, "o.onnx")));
-    }
-
-    /// <summary>INT8 candidates need the partition-int8 pass; a build without it says so instead of tuning something else.</summary>
-    [Fact]
-    public void Int8NeedsThePartitionPass()
-    {
-        bool available = StandardPasses.CreateRegistry().Passes.Any(p => p.Id == QuantizationConfig.PartitionPass);
-        using var temp = new TempFolder();
-        var dir = temp.Path;
-        var data = TuningTestKit.Subset("digits_mlp", "eval_input.npy", 16, dir);
-        var r = CliHarness.Run("tune", TuningTestKit.Onnx("digits_mlp", 17), "--data", data, "--dtype", "int8", "--metric", "cosine", "--max-drop", "0.5",
-            "-o", Path.Combine(dir, "o.onnx"), "--cache", dir);
-        if (available)
-        {
-            Assert.DoesNotContain("INT8 is not available", r.Stderr);
-        }
-        else
-        {
-            Assert.Equal(1, r.ExitCode);
-            Assert.Contains("INT8 is not available in this build", r.Stderr);
-        }
     }
 }
