@@ -6,8 +6,9 @@ namespace Alloy.Passes.Precision;
 /// From which default-domain opset an op's float type constraint admits <c>tensor(bfloat16)</c> and
 /// <c>tensor(float16)</c>: the facts the opset schema rule of mark-bf16 / mark-fp16 checks, so that a compiled model
 /// is valid ONNX at its opset. One row per op the precision passes may put in a low type (every op of the policy
-/// table). <see cref="OnnxTypeRow.TypeParameter"/> names the constraint that binds the op's float data operands and
-/// results (the other constraints are integer, bool or schema-fixed FP32 operands such as Resize's scales).
+/// table). <see cref="OnnxTypeRow.TypeParameter"/> names the constraint that binds the op's float data operands (the
+/// other constraints are integer, bool or schema-fixed FP32 operands such as Resize's scales); where the name changed
+/// between versions the names are separated by '|', newest first (Identity: V from opset 14, T before).
 /// Versions up to 17 follow the operator schemas of onnx 1.12 (<c>onnx.defs.get_schema(op, opset).type_constraints</c>;
 /// the test suite cross-checks every row against them); versions 18–23 follow the ONNX operator change log
 /// (opset 18: GroupNormalization, CenterCropPad, Mish; opset 19: QuantizeLinear / DequantizeLinear with bf16/fp16
@@ -133,7 +134,7 @@ public static class OnnxTypeSupport
         new("Expand", "T", 13, 8),
         new("Tile", "T", 13, 1),
         new("Pad", "T", 13, 1),
-        new("Identity", "V", 13, 1),
+        new("Identity", "V|T", 13, 1),
         new("Dropout", "T", 13, 1),
         new("DepthToSpace", "T", 13, 1),
         new("SpaceToDepth", "T", 13, 1),
@@ -141,7 +142,7 @@ public static class OnnxTypeSupport
         new("Compress", "T", null, 9),
         new("Trilu", "T", 14, 14),
         new("CenterCropPad", "T", 18, 18),
-        new("Resize", "T1", 13, 10),
+        new("Resize", "T1|T", 13, 10),
         new("Upsample", "T", null, 1),
         new("Where", "T", 16, 9),
         new("OneHot", "T3", null, 9),
@@ -169,7 +170,7 @@ public static class OnnxTypeSupport
         new("RandomUniform", "T", 22, 1),
         new("RandomNormalLike", "T2", 22, 1),
         new("RandomUniformLike", "T2", 22, 1),
-        new("Bernoulli", "T2", 22, 15),
+        new("Bernoulli", "T1", 22, 15),
         new("Multinomial", "T1", 22, 7),
         new("QuantizeLinear", "T1", 19, 19),
         new("DequantizeLinear", "T2", 19, 19),
