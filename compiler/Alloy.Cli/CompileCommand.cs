@@ -30,10 +30,14 @@ public static class CompileCommand
         var pipeline = new Option<string?>("--pipeline") { Description = "Run this pipeline string instead of the one the options build" };
         var report = new Option<string?>("--report") { Description = "Write the per-node provenance report (JSON) to this file" };
         var threshold = new Option<long?>("--external-data-threshold") { Description = "Store initializers of at least this many bytes in OUT.onnx.data" };
+        var nonstandard = new Option<bool>("--allow-nonstandard-types")
+        {
+            Description = "Run every op in bf16/fp16 even where the model's ONNX opset does not admit the type (the output then runs only in Alloy's runtime)",
+        };
         var int8 = Int8Options.Create();
         var cmd = new Command("compile", "Convert a model to mixed precision (INT8, BF16 or FP16 + FP32) and explain every decision")
         {
-            model, output, dtype, target, keepIo, fp32Ops, fp32Nodes, ranges, printAll, printChanged, pipeline, report, threshold,
+            model, output, dtype, target, keepIo, fp32Ops, fp32Nodes, ranges, printAll, printChanged, pipeline, report, threshold, nonstandard,
         };
         int8.AddTo(cmd);
         var inputTypes = ModelLoader.InputTypesOption();
@@ -69,7 +73,8 @@ public static class CompileCommand
                 else
                 {
                     int8.RejectWithoutInt8(r);
-                    specs = DefaultPipeline(low!, r.GetValue(target)!, r.GetValue(keepIo), r.GetValue(fp32Ops), r.GetValue(fp32Nodes), r.GetValue(ranges));
+                    specs = DefaultPipeline(low!, r.GetValue(target)!, r.GetValue(keepIo), r.GetValue(fp32Ops), r.GetValue(fp32Nodes), r.GetValue(ranges),
+                        r.GetValue(nonstandard));
                 }
             }
             catch (PipelineSyntaxException e)
@@ -113,9 +118,11 @@ public static class CompileCommand
         return cmd;
     }
 
-    public static IReadOnlyList<PassSpec> DefaultPipeline(string low, string target, bool keepIo, string? fp32Ops, string? fp32Nodes, string? ranges)
+    public static IReadOnlyList<PassSpec> DefaultPipeline(string low, string target, bool keepIo, string? fp32Ops, string? fp32Nodes, string? ranges,
+        bool allowNonstandardTypes = false)
     {
         var mark = new Dictionary<string, string> { ["target"] = target };
+        if (allowNonstandardTypes) mark["schema"] = "alloy";
         if (fp32Ops is not null) mark["fp32-ops"] = fp32Ops.Replace(',', ';');
         if (fp32Nodes is not null) mark["fp32-nodes"] = fp32Nodes;
         if (ranges is not null) mark["ranges"] = ranges;

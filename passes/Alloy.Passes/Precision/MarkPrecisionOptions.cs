@@ -38,8 +38,11 @@ public sealed record MarkPrecisionOptions
     /// <summary>A kernel-availability predicate to use instead of <see cref="Target"/> (for hosts that know their target's kernels).</summary>
     public Func<string, DataType, bool>? KernelAvailable { get; init; }
 
+    /// <summary>The type schema the output must satisfy (<c>schema=onnx|alloy</c>, default onnx: nodes whose op does not admit the low type at the model's opset stay FP32).</summary>
+    public TypeSchema Schema { get; init; } = TypeSchema.Onnx;
+
     /// <summary>The option names of mark-*.</summary>
-    public static readonly IReadOnlyList<string> OptionNames = ["fp32-ops", "low-ops", "fp32-nodes", "low-nodes", "ranges", "fp16-safe-fraction", "target", "native-only"];
+    public static readonly IReadOnlyList<string> OptionNames = ["fp32-ops", "low-ops", "fp32-nodes", "low-nodes", "ranges", "fp16-safe-fraction", "target", "native-only", "schema"];
 
     /// <summary>Reads the options of a pipeline string; unknown options, bad regexes, unreadable range files and unknown targets are errors.</summary>
     public static MarkPrecisionOptions Parse(string passId, IReadOnlyDictionary<string, string> values)
@@ -53,6 +56,12 @@ public sealed record MarkPrecisionOptions
         var fraction = o.Double("fp16-safe-fraction", 0.5);
         var target = o.String("target", "");
         var nativeOnly = o.Bool("native-only", false);
+        var schema = o.String("schema", "onnx") switch
+        {
+            "onnx" => TypeSchema.Onnx,
+            "alloy" => TypeSchema.Alloy,
+            var s => throw new PipelineSyntaxException($"pass '{passId}': option 'schema' must be onnx or alloy, not '{s}'"),
+        };
         o.RejectUnknown();
 
         if (!(fraction > 0 && fraction <= 1))
@@ -85,6 +94,7 @@ public sealed record MarkPrecisionOptions
             Fp16SafeFraction = fraction,
             Target = target.Length > 0 ? target : null,
             NativeOnly = nativeOnly,
+            Schema = schema,
         };
     }
 

@@ -42,6 +42,8 @@ public sealed class MarkPrecisionPass : IPass
         var rangeRules = context.Statistic("range-rules", "nodes kept FP32 by a calibrated-range rule (FP16 overflow, integer exactness)");
         var noKernel = context.Statistic("no-kernel", "allow-list nodes demoted to infer: the target has no native kernel");
         var schema = context.Statistic("schema-fp32", "float nodes that cannot change precision (Cast, Constant, Range, Q/DQ, shape and scale computations)");
+        var schemaOpset = context.Statistic("schema-opset", "nodes kept FP32 because their op does not admit the low type at the model's opset");
+        long? opset = _options.Schema == TypeSchema.Onnx ? model.DefaultOpset : null;
 
         var facts = new FloatFacts(model, Policy.LowType);
         var shapeNodes = facts.ShapeComputations();
@@ -60,6 +62,12 @@ public sealed class MarkPrecisionPass : IPass
                     continue;
                 }
                 var (color, why) = Decide(node, shapeNodes.Contains(node), facts, ranges, context);
+                if (color != Deny && OpsetSchemaRule.Rejects(node, Policy.LowType, opset) is { } schemaReason)
+                {
+                    if (why is Why.OverrideOp or Why.OverrideName) context.Warn(node, $"low-precision override ignored (schema=onnx): {schemaReason}");
+                    else context.Note(node, $"kept FP32 (schema): {schemaReason}");
+                    (color, why) = (Deny, Why.SchemaOpset);
+                }
                 painted[color].Add();
                 switch (why)
                 {
@@ -67,6 +75,7 @@ public sealed class MarkPrecisionPass : IPass
                     case Why.RangeFp16Overflow or Why.RangeBf16Integer or Why.RangeFp16Integer: rangeRules.Add(); break;
                     case Why.NoKernel: noKernel.Add(); break;
                     case Why.SchemaFp32: schema.Add(); break;
+                    case Why.SchemaOpset: schemaOpset.Add(); break;
                 }
                 if (ColorOf(node) != color || ReasonOf(node) != why)
                 {

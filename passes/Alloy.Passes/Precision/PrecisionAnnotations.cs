@@ -8,7 +8,7 @@ namespace Alloy.Passes.Precision;
 /// accumulation type (<c>f32</c>), <c>color</c> = the policy class mark-* painted (<c>allow</c>, <c>infer</c>,
 /// <c>clear</c>, <c>deny</c>), <c>why</c> = the rule that decided the final precision (a bare word such as
 /// <c>allow_list</c>, <c>deny_list</c>, <c>override_op</c>, <c>override_name</c>, <c>range_fp16_overflow</c>,
-/// <c>range_bf16_integer</c>, <c>no_kernel</c>, <c>deny_propagation</c>, <c>between_allow</c>,
+/// <c>range_bf16_integer</c>, <c>no_kernel</c>, <c>schema_opset</c>, <c>deny_propagation</c>, <c>between_allow</c>,
 /// <c>clear_flow</c>, <c>dfs_producer</c>, <c>fp32_tail</c>, <c>schema_fp32</c>; the full list is
 /// <see cref="Why"/>).
 /// </summary>
@@ -62,6 +62,8 @@ public static class PrecisionAnnotations
         public const string RangeFp16Integer = "range_fp16_integer";
         /// <summary>An allow-list op the target has no native low-precision kernel for: demoted to infer.</summary>
         public const string NoKernel = "no_kernel";
+        /// <summary>The op does not admit the low type at the model's default-domain opset (ONNX type constraints, <see cref="OnnxTypeSupport"/>): kept FP32 so the output is valid ONNX.</summary>
+        public const string SchemaOpset = "schema_opset";
 
         // decided by propagate-*
         /// <summary>Forward propagation of deny through infer/clear nodes (TensorFlow step 2).</summary>

@@ -85,6 +85,7 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         (Why.RangeFp16Overflow, false, "nodes fp32 because a value exceeds the fp16 safe range"),
         (Why.RangeBf16Integer, false, "nodes fp32 because an integer-valued tensor exceeds 256 (bf16)"),
         (Why.RangeFp16Integer, false, "nodes fp32 because an integer-valued tensor exceeds 2048 (fp16)"),
+        (Why.SchemaOpset, false, "nodes fp32 because their op does not admit the low type at the model's opset"),
         (Why.NoKernel, false, "allow-list nodes fp32 because the target lacks the kernel and no neighbour pulled them low"),
         (Why.Fp32Tail, false, "infer/clear nodes fp32 because they come after the last allow op"),
         (Why.InferList, false, "infer nodes fp32 because no low-precision neighbours pulled them in"),

@@ -15,7 +15,8 @@ namespace Alloy.Passes.Tests.Casts;
 /// Every trained corpus model compiled as <c>alloy compile --dtype fp16 --keep-io-types</c> does (the same pipeline,
 /// then exported to ONNX) runs in ONNX Runtime, and its outputs on the first evaluation samples are close to the
 /// outputs Alloy's reference runtime computes for the same compiled model: cosine similarity at least 0.999 per
-/// output. BF16 the same way where ONNX Runtime's CPU kernels accept it.
+/// output. BF16 the same way where ONNX Runtime's CPU kernels accept it; where they do not, only for a missing bf16
+/// kernel, never for an invalid schema type.
 /// </summary>
 public sealed class CompiledModelsOnOnnxRuntimeTests(ITestOutputHelper output)
 {
@@ -60,36 +61,49 @@ public sealed class CompiledModelsOnOnnxRuntimeTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// ONNX Runtime 1.30 does not run the compiled BF16 models; this test pins down why, so a change shows. Its CPU
-    /// provider has no bfloat16 kernel for MatMul / Gemm (ORT_NOT_IMPLEMENTED naming a node that runs bf16), and
-    /// the ONNX schemas of Conv and GRU before opset 22 do not admit tensor(bfloat16) (ORT_INVALID_GRAPH): mark-bf16
-    /// does not yet keep such ops FP32 by the model's opset, so those two models are listed as known schema gaps
-    /// (docs/passes/mark-bf16.md). Any other failure, or a model that runs, fails the test; a model that runs is
-    /// then compared like the FP16 ones.
+    /// Every compiled BF16 model is valid ONNX at its opset (mark-bf16 keeps ops whose schema lacks bfloat16 FP32), so
+    /// ONNX Runtime either loads it — then its outputs are compared like the FP16 ones — or refuses it only because
+    /// its CPU provider has no bfloat16 kernel for an op (ORT_NOT_IMPLEMENTED naming a node that reads bf16; ONNX
+    /// Runtime 1.30 has none for MatMul / Gemm). An invalid-schema failure (ORT_INVALID_GRAPH, "Type
+    /// 'tensor(bfloat16)' ... is invalid") or any other failure fails the test.
     /// </summary>
     [Theory]
     [MemberData(nameof(TrainedModels))]
-    public void Bf16ModelsAreRejectedByOnnxRuntimeOnlyForBf16Support(string relative)
+    public void Bf16ModelsLoadInOnnxRuntimeOrLackOnlyABf16Kernel(string relative)
     {
         var (compiled, alloy, inputs, casts) = Compile(relative, "bf16");
         try
         {
             Assert.True(casts > 0, $"{relative}: the bf16 model has no Cast, so nothing runs in bf16");
             using var written = OnnxImporter.Load(compiled);
-            var e = Assert.Throws<OrtException>(() => new OrtSession(compiled, 1).Dispose());
-            output.WriteLine($"{relative} bf16: ONNX Runtime {OrtSession.Version}: {OrtException.CodeName(e.Code)}: {e.OrtMessage}");
-            if (NoKernel.Match(e.OrtMessage) is { Success: true } k)
+            OrtSession session;
+            try
             {
-                Assert.Equal(9, e.Code);
+                session = new OrtSession(compiled, 1);
+            }
+            catch (OrtException e)
+            {
+                output.WriteLine($"{relative} bf16: ONNX Runtime {OrtSession.Version}: {OrtException.CodeName(e.Code)}: {e.OrtMessage}");
+                Assert.False(SchemaType.IsMatch(e.OrtMessage), $"{relative}: the compiled model is not valid ONNX at its opset: {e.OrtMessage}");
+                var k = NoKernel.Match(e.OrtMessage);
+                Assert.True(k.Success && e.Code == 9, $"{relative}: unexpected ONNX Runtime failure: {e.Message}");
                 var node = written.Graph.Nodes.Single(n => n.Name == k.Groups[2].Value);
                 Assert.Equal(k.Groups[1].Value, node.OpType);
                 Assert.Equal("bf16", LowTypeOfInputs(node));
                 return;
             }
-            var m = SchemaType.Match(e.OrtMessage);
-            Assert.True(m.Success, $"{relative}: unexpected ONNX Runtime failure: {e.Message}");
-            var model = Path.GetFileName(Path.GetDirectoryName(relative))!;
-            Assert.True(KnownSchemaGaps.Contains((model, m.Groups[2].Value)), $"{relative}: {m.Groups[2].Value} in bf16 is not valid at this opset: {e.OrtMessage}");
+            using (session)
+            {
+                var ort = session.Run(inputs);
+                try
+                {
+                    CompareOutputs(relative, "bf16", alloy, ort);
+                }
+                finally
+                {
+                    foreach (var t in ort) t.Dispose();
+                }
+            }
         }
         finally
         {
@@ -97,8 +111,31 @@ public sealed class CompiledModelsOnOnnxRuntimeTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>(model, op): ops that run bf16 in the compiled model although their ONNX schema at the model's opset lacks bfloat16.</summary>
-    private static readonly HashSet<(string, string)> KnownSchemaGaps = [("digits_cnn", "Conv"), ("digits_gru", "GRU")];
+    /// <summary>The same BF16 compilation for Alloy's runtime only (<c>schema=alloy</c>) keeps Conv / GRU bf16 at opsets 13 and 17, which ONNX Runtime rejects as invalid: the schema rule is what makes the default output valid.</summary>
+    [Theory]
+    [InlineData("trained/digits_cnn/digits_cnn.opset17.onnx", "Conv")]
+    [InlineData("trained/digits_gru/digits_gru.opset13.onnx", "GRU")]
+    public void Bf16ForAlloyOnlyIsRejectedByOnnxRuntimeForItsSchema(string relative, string op)
+    {
+        var path = Path.Combine(RepoPaths.CorpusModels, relative);
+        Assert.True(File.Exists(path), $"missing corpus model {path}");
+        if (!OrtSession.IsAvailable(out var reason)) Assert.Fail($"ONNX Runtime cannot be loaded: {reason}");
+        using var model = OnnxImporter.Load(path);
+        Run(model, CompilePipeline("bf16").Replace("(target=native)", "(target=native,schema=alloy)", StringComparison.Ordinal));
+        var compiled = Path.Combine(Path.GetTempPath(), $"alloy-ort-alloyonly-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            OnnxExporter.Save(model, compiled);
+            var e = Assert.Throws<OrtException>(() => new OrtSession(compiled, 1).Dispose());
+            var m = SchemaType.Match(e.OrtMessage);
+            Assert.True(m.Success, $"{relative}: expected a schema-type failure, got {e.Message}");
+            Assert.Equal(op, m.Groups[2].Value);
+        }
+        finally
+        {
+            File.Delete(compiled);
+        }
+    }
 
     private static readonly System.Text.RegularExpressions.Regex NoKernel = new(@"Could not find an implementation for (\w+)\(\d+\) node with name '([^']*)'");
     private static readonly System.Text.RegularExpressions.Regex SchemaType = new(@"Type 'tensor\(bfloat16\)' of input parameter \(([^)]*)\) of operator \((\w+)\) in node \(([^)]*)\) is invalid");
