@@ -36,10 +36,19 @@ internal static class Bf16ViaFloat32
                     OutputTypes = [.. n.OutputTypes.Select(t => t == ElementType.BFloat16 ? ElementType.Float : t)],
                 };
                 var inner = float32.Create(asFloat, out _);
-                return inner is null ? fallback : new Kernel(isa, inner, fallback, binary: op is "Add" or "Sub" or "Mul" or "Div");
+                return inner is null ? fallback : new Kernel(isa, inner, fallback, BinaryOpOf(op));
             });
         }
     }
+
+    private static ManagedElementwise.BinaryOp? BinaryOpOf(string op) => op switch
+    {
+        "Add" => ManagedElementwise.BinaryOp.Add,
+        "Sub" => ManagedElementwise.BinaryOp.Sub,
+        "Mul" => ManagedElementwise.BinaryOp.Mul,
+        "Div" => ManagedElementwise.BinaryOp.Div,
+        _ => null,
+    };
 
     /// <summary>Whether some input is known to be bf16 and no input is known to be another floating-point type.</summary>
     private static bool AnyBFloat16AndNoOtherFloat(KernelNode n)
@@ -53,7 +62,7 @@ internal static class Bf16ViaFloat32
         return any;
     }
 
-    private sealed unsafe class Kernel(ManagedIsa isa, IKernel inner, IKernel fallback, bool binary) : IKernel
+    private sealed unsafe class Kernel(ManagedIsa isa, IKernel inner, IKernel fallback, ManagedElementwise.BinaryOp? binary) : IKernel
     {
         public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
         {
@@ -63,6 +72,15 @@ internal static class Bf16ViaFloat32
                     fallback.Run(context, inputs, outputs);
                     return;
                 }
+            if (binary is { } op && inputs.Length == 2 && inputs[0] is { Type: ElementType.BFloat16 } sa && inputs[1] is { Type: ElementType.BFloat16 } sb
+                && sa.Shape.AsSpan().SequenceEqual(sb.Shape))
+            {
+                var y = Tensor.CreateUninitialized(ElementType.BFloat16, sa.Shape);
+                Bf16SameShapeBinary.Apply(isa, op, (ushort*)sa.Pointer, (ushort*)sb.Pointer, (ushort*)y.Pointer, y.Length);
+                Bf16NaNPropagation.Apply(sa, sb, y);
+                outputs[0] = y;
+                return;
+            }
             var widened = new Tensor?[inputs.Length];
             try
             {
@@ -81,7 +99,7 @@ internal static class Bf16ViaFloat32
                     ManagedConvert.Narrow(isa, ElementType.BFloat16, (float*)y.Pointer, narrowed.Pointer, y.Length);
                     outputs[o] = narrowed;
                     y.Dispose();
-                    if (binary && inputs.Length == 2 && inputs[0] is { Type: ElementType.BFloat16 } a && inputs[1] is { Type: ElementType.BFloat16 } b)
+                    if (binary is not null && inputs.Length == 2 && inputs[0] is { Type: ElementType.BFloat16 } a && inputs[1] is { Type: ElementType.BFloat16 } b)
                         Bf16NaNPropagation.Apply(a, b, narrowed);
                 }
             }
