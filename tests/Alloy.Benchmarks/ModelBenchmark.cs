@@ -2,6 +2,7 @@ using Alloy.Backend;
 using Alloy.IR;
 using Alloy.Onnx;
 using Alloy.OnnxRuntime;
+using Alloy.Passes;
 using Alloy.Runtime;
 using Alloy.Runtime.Execution;
 using Alloy.Runtime.Kernels.Managed;
@@ -20,6 +21,10 @@ namespace Alloy.Benchmarks;
 /// <c>.deps/models/resnet18.onnx</c> exists (<c>tests/tools/make_resnet18.py</c> writes it), with a seeded random
 /// input. The global cleanup prints CPU time per operation (all threads of the process), a figure that holds on a
 /// loaded machine where the wall-clock mean does not.
+/// <para><c>AlloyBf16</c> runs the same model compiled to BF16 in process with the pipeline of
+/// <c>alloy compile --dtype bf16</c> (<see cref="PipelineBenchmark.Pipeline"/>) on the same managed registry; its
+/// Ratio against <c>Alloy</c> is the BF16 / FP32 time on Alloy's runtime. Inputs the BF16 model takes as bf16 are the
+/// shipped FP32 inputs rounded once (at setup).</para>
 /// </summary>
 [Config(typeof(ShortRunConfig))]
 public class ModelBenchmark
@@ -27,7 +32,9 @@ public class ModelBenchmark
     public static readonly string[] CorpusModels = ["resnet18_w32", "mobilenet_v2_w050", "squeezenet1_1", "transformer_encoder"];
 
     private Model? _model;
-    private ExecutionPlan _plan = null!;
+    private Model? _bf16Model;
+    private ExecutionPlan _plan = null!, _bf16Plan = null!;
+    private Dictionary<string, Tensor> _bf16Inputs = [];
     private PlanExecutor _executor = null!;
     private OrtSession _ort = null!, _ortUnoptimized = null!;
     private Dictionary<string, Tensor> _inputs = [];
@@ -57,6 +64,11 @@ public class ModelBenchmark
         _inputs = LoadInputs(path);
         _model = OnnxImporter.Load(path);
         _plan = PlanCompiler.Compile(_model, ManagedKernels.CreateRegistry());
+        _bf16Model = OnnxImporter.Load(path);
+        StandardPasses.CreateRegistry().Build(PipelineBenchmark.Pipeline).Run(_bf16Model);
+        _bf16Plan = PlanCompiler.Compile(_bf16Model, ManagedKernels.CreateRegistry());
+        _bf16Inputs = _bf16Plan.Inputs.Where(i => _inputs.ContainsKey(i.Name))
+            .ToDictionary(i => i.Name, i => i.Type == ElementType.BFloat16 ? ToBFloat16(_inputs[i.Name]) : _inputs[i.Name]);
         _executor = new PlanExecutor(Threads);
         _ort = new OrtSession(path, Threads, OrtGraphOptimization.All);
         _ortUnoptimized = new OrtSession(path, Threads, OrtGraphOptimization.None);
@@ -68,6 +80,13 @@ public class ModelBenchmark
     {
         Dispose(_executor.Run(_plan, _inputs));
         _meter.Count(nameof(Alloy));
+    }
+
+    [Benchmark]
+    public void AlloyBf16()
+    {
+        Dispose(_executor.Run(_bf16Plan, _bf16Inputs));
+        _meter.Count(nameof(AlloyBf16));
     }
 
     [Benchmark]
@@ -92,12 +111,23 @@ public class ModelBenchmark
         _ort.Dispose();
         _ortUnoptimized.Dispose();
         _model?.Dispose();
+        _bf16Model?.Dispose();
+        foreach (var t in _bf16Inputs.Values)
+            if (!_inputs.ContainsValue(t)) t.Dispose();
         foreach (var t in _inputs.Values) t.Dispose();
     }
 
     private static void Dispose(IEnumerable<Tensor?> tensors)
     {
         foreach (var t in tensors) t?.Dispose();
+    }
+
+    /// <summary>A float32 tensor rounded once to bf16 (other types unchanged).</summary>
+    private static Tensor ToBFloat16(Tensor t)
+    {
+        if (t.Type != ElementType.Float) return t;
+        var bits = t.Span<float>().ToArray().Select(v => global::Alloy.Runtime.Numerics.BFloat16.FromFloat(v).Bits).ToArray();
+        return Tensor.FromArray<ushort>(ElementType.BFloat16, t.Shape, bits);
     }
 
     /// <summary>The model's shipped inputs (<c>test_data_set_0/input_*.pb</c>), or a seeded random [1,3,224,224] image for resnet18.</summary>

@@ -18,7 +18,8 @@ public enum ManagedIsa
 /// <summary>
 /// The fast managed kernels: MatMul, Gemm and Conv (2-D NCHW) on f32, bf16 and f16 data, plus float32 fast paths of
 /// Add / Sub / Mul / Div, Relu, Clip, MaxPool and GlobalAveragePool (bit-exact with the reference kernels), Transpose and
-/// Slice (exact copies), Pow(x, 2), Erf and last-axis ReduceMean / Softmax (<see cref="ManagedMath"/>,
+/// Slice (exact copies), bfloat16 Add / Sub / Mul / Div, Relu, Clip, MaxPool and f32 ↔ bf16 Cast (bit-exact,
+/// <see cref="Bf16ViaFloat32"/>, <see cref="Bf16Cast"/>), Pow(x, 2), Erf and last-axis ReduceMean / Softmax (<see cref="ManagedMath"/>,
 /// <see cref="ManagedReductions"/>, <see cref="ManagedMovement"/>), replacing
 /// the reference kernels of those ops. In MatMul / Gemm / Conv, 16-bit operands are widened to float32 as they are packed, products accumulate in float32
 /// (one fused multiply-add per product, in ascending order of the reduction index), and each result is rounded once
@@ -82,6 +83,8 @@ public static class ManagedKernels
         ManagedMath.Register(r, isa);
         ManagedReductions.Register(r, isa);
         ManagedMovement.Register(r);
+        Bf16ViaFloat32.Register(r, isa);
+        Bf16Cast.Register(r, isa);
         Int8Kernels.Register(r, Int8Kernels.IsaFor(isa), isa);
     }
 
