@@ -3,6 +3,7 @@ using Alloy.IR;
 using Alloy.Runtime;
 using Alloy.Runtime.Execution;
 using Alloy.Runtime.Kernels;
+using Alloy.Testing;
 using Xunit;
 
 namespace Alloy.TorchScript.Tests;

@@ -48,10 +48,10 @@ public sealed record MarkPrecisionOptions
     public static MarkPrecisionOptions Parse(string passId, IReadOnlyDictionary<string, string> values)
     {
         var o = new PassOptions(passId, values);
-        var fp32Ops = List(o.String("fp32-ops", ""));
-        var lowOps = List(o.String("low-ops", ""));
-        var fp32Nodes = Pattern(passId, "fp32-nodes", o.String("fp32-nodes", ""));
-        var lowNodes = Pattern(passId, "low-nodes", o.String("low-nodes", ""));
+        var fp32Ops = OptionValues.List(o.String("fp32-ops", ""));
+        var lowOps = OptionValues.List(o.String("low-ops", ""));
+        var fp32Nodes = OptionValues.Pattern(passId, "fp32-nodes", o.String("fp32-nodes", ""));
+        var lowNodes = OptionValues.Pattern(passId, "low-nodes", o.String("low-nodes", ""));
         var rangesPath = o.String("ranges", "");
         var fraction = o.Double("fp16-safe-fraction", 0.5);
         var target = o.String("target", "");
@@ -98,21 +98,6 @@ public sealed record MarkPrecisionOptions
         };
     }
 
-    private static HashSet<string> List(string text) =>
-        new(text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.Ordinal);
-
-    private static Regex? Pattern(string passId, string name, string text)
-    {
-        if (text.Length == 0) return null;
-        try
-        {
-            return new Regex(text, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-        }
-        catch (ArgumentException e)
-        {
-            throw new PipelineSyntaxException($"pass '{passId}': option '{name}' is not a valid regular expression: {e.Message}");
-        }
-    }
 
     /// <summary>The kernel-availability predicate these options select (null = every kernel available).</summary>
     internal Func<string, DataType, bool>? Availability() =>

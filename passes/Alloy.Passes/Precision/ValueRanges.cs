@@ -17,18 +17,19 @@ public readonly record struct ValueRange(double Min, double Max)
 /// </summary>
 public static class ValueRanges
 {
-    public static IReadOnlyDictionary<string, ValueRange> Load(string path)
+    public static IReadOnlyDictionary<string, ValueRange> Load(string path) => Parse(ReadFile(path), path);
+
+    /// <summary>The text of a ranges file; an unreadable file is a <see cref="FormatException"/> naming it.</summary>
+    internal static string ReadFile(string path)
     {
-        string text;
         try
         {
-            text = File.ReadAllText(path);
+            return File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new FormatException($"cannot read the ranges file '{path}': {e.Message}", e);
         }
-        return Parse(text, path);
     }
 
     public static IReadOnlyDictionary<string, ValueRange> Parse(string json, string source = "ranges")

@@ -13,15 +13,7 @@ public static class CalibratedRanges
 {
     public static IReadOnlyDictionary<string, ValueRange> Load(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"cannot read the ranges file '{path}': {e.Message}", e);
-        }
+        var text = ValueRanges.ReadFile(path);
         try
         {
             using var doc = JsonDocument.Parse(text);

@@ -56,9 +56,9 @@ public sealed record PartitionInt8Options
         var rangesPath = o.String("ranges", "");
         var inline = o.String("inline-ranges", "");
         var int8Ops = o.String("int8-ops", "");
-        var fp32Ops = List(o.String("fp32-ops", ""));
-        var int8Nodes = Pattern(passId, "int8-nodes", o.String("int8-nodes", ""));
-        var fp32Nodes = Pattern(passId, "fp32-nodes", o.String("fp32-nodes", ""));
+        var fp32Ops = OptionValues.List(o.String("fp32-ops", ""));
+        var int8Nodes = OptionValues.Pattern(passId, "int8-nodes", o.String("int8-nodes", ""));
+        var fp32Nodes = OptionValues.Pattern(passId, "fp32-nodes", o.String("fp32-nodes", ""));
         var activations = o.String("activations", "u8");
         var perChannel = o.Bool("per-channel", true);
         var bf16Scales = o.Bool("bf16-scales", false);
@@ -76,7 +76,7 @@ public sealed record PartitionInt8Options
         {
             throw new PipelineSyntaxException($"pass '{passId}': {e.Message}");
         }
-        var ops = int8Ops.Length > 0 ? List(int8Ops) : new HashSet<string>(DefaultInt8Ops, StringComparer.Ordinal);
+        var ops = int8Ops.Length > 0 ? OptionValues.List(int8Ops) : new HashSet<string>(DefaultInt8Ops, StringComparer.Ordinal);
         foreach (var op in ops)
             if (!DefaultInt8Ops.Contains(op))
                 throw new PipelineSyntaxException($"pass '{passId}': option 'int8-ops': '{op}' has no INT8 form (INT8 ops: {string.Join(", ", DefaultInt8Ops.Order(StringComparer.Ordinal))})");
@@ -99,21 +99,5 @@ public sealed record PartitionInt8Options
             PerChannel = perChannel,
             Bf16Scales = bf16Scales,
         };
-    }
-
-    private static HashSet<string> List(string text) =>
-        new(text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.Ordinal);
-
-    private static Regex? Pattern(string passId, string name, string text)
-    {
-        if (text.Length == 0) return null;
-        try
-        {
-            return new Regex(text, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-        }
-        catch (ArgumentException e)
-        {
-            throw new PipelineSyntaxException($"pass '{passId}': option '{name}' is not a valid regular expression: {e.Message}");
-        }
     }
 }

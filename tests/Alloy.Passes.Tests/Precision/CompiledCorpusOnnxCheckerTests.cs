@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Alloy.IR;
 using Alloy.Onnx;
 using Alloy.Passes.Precision;
@@ -17,8 +16,6 @@ namespace Alloy.Passes.Tests.Precision;
 /// </summary>
 public sealed class CompiledCorpusOnnxCheckerTests(ITestOutputHelper output)
 {
-    private const string Python = "/usr/bin/python3";
-
     public static TheoryData<string, string> CorpusModels()
     {
         var data = new TheoryData<string, string>();
@@ -71,19 +68,7 @@ public sealed class CompiledCorpusOnnxCheckerTests(ITestOutputHelper output)
         try
         {
             OnnxExporter.Save(model, path);
-            var psi = new ProcessStartInfo(Python) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add("import sys, onnx; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)");
-            psi.ArgumentList.Add(path);
-            using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Python}");
-            var stderr = p.StandardError.ReadToEndAsync();
-            p.StandardOutput.ReadToEnd();
-            if (!p.WaitForExit(180_000))
-            {
-                p.Kill(true);
-                return $"{relative}: the ONNX checker did not finish within 180 s";
-            }
-            return p.ExitCode == 0 ? null : stderr.Result.Trim();
+            return OnnxChecker.Check(path) is { } complaint ? $"{relative}: {complaint}" : null;
         }
         finally
         {

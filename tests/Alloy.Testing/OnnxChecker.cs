@@ -1,14 +1,14 @@
 using System.Diagnostics;
 
-namespace Alloy.TorchScript.Tests;
+namespace Alloy.Testing;
 
 /// <summary>Runs <c>onnx.checker.check_model(full_check=True)</c> of Debian's python3-onnx on a file.</summary>
 public static class OnnxChecker
 {
     public const string Python = "/usr/bin/python3";
 
-    /// <summary>Null when the checker accepts the model; otherwise its complaint.</summary>
-    public static string? Check(string path)
+    /// <summary>Null when the checker accepts the model; otherwise its complaint (or that it did not finish in time).</summary>
+    public static string? Check(string path, int timeoutMs = 180_000)
     {
         var psi = new ProcessStartInfo(Python)
         {
@@ -22,10 +22,10 @@ public static class OnnxChecker
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Python}");
         var stderr = p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(120_000))
+        if (!p.WaitForExit(timeoutMs))
         {
             p.Kill(true);
-            return "the ONNX checker did not finish within 120 s";
+            return $"the ONNX checker did not finish within {timeoutMs / 1000} s";
         }
         return p.ExitCode == 0 ? null : stderr.Result.Trim();
     }
