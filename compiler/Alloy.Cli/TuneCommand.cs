@@ -41,6 +41,11 @@ public static class TuneCommand
         };
         var inputTypes = ModelLoader.InputTypesOption();
         cmd.Options.Add(inputTypes);
+        var nonstandard = new Option<bool>("--allow-nonstandard-types")
+        {
+            Description = "Let ops run BF16/FP16 where the model's ONNX opset does not admit the type (the tuned model then runs on Alloy's runtime only)",
+        };
+        cmd.Options.Add(nonstandard);
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
@@ -90,15 +95,16 @@ public static class TuneCommand
                 if (r.GetResult(o) is { Implicit: false } && r.GetValue(dtype) is not ("int8" or "mixed"))
                     throw new UserError($"{o.Name} needs --dtype int8 or mixed");
             if (r.GetValue(dtype) == "int8" && calibData is null) throw new UserError("--dtype int8 needs calibration data: --calib FILE.npy");
+            MixedPrecisionConfig Low(string type) => new([type, "fp32"]) { AllowNonstandardTypes = r.GetValue(nonstandard) };
             List<PrecisionConfig> configSet = r.GetValue(dtype) switch
             {
-                "bf16" => [new MixedPrecisionConfig(["bf16", "fp32"])],
-                "fp16" => [new MixedPrecisionConfig(["fp16", "fp32"])],
+                "bf16" => [Low("bf16")],
+                "fp16" => [Low("fp16")],
                 "int8" => int8Available ? [quantization] : throw new UserError("--dtype int8: INT8 is not available in this build"),
                 // INT8 where it holds, else BF16, else FP32: the INT8 family runs after BF16's and keeps its FP32 choice.
                 "mixed" => int8Available && calibData is not null
-                    ? [new MixedPrecisionConfig(["bf16", "fp32"]), new MixedPrecisionConfig(["fp16", "fp32"]), quantization with { RestType = "bf16" }]
-                    : [new MixedPrecisionConfig(["bf16", "fp32"]), new MixedPrecisionConfig(["fp16", "fp32"])],
+                    ? [Low("bf16"), Low("fp16"), quantization with { RestType = "bf16" }]
+                    : [Low("bf16"), Low("fp16")],
                 var d => throw new UserError($"--dtype '{d}': use bf16, fp16, int8 or mixed"),
             };
 

@@ -65,7 +65,12 @@ public sealed class CandidateBuilder
     private List<IPass> MixedPrecisionPasses(MixedPrecisionConfig mp, CandidateSpec spec)
     {
         var low = PrecisionAnnotations.ElementType(mp.LowType);
-        var options = new MarkPrecisionOptions { Fp32Nodes = NamePattern(spec.Fp32Nodes), Target = mp.Target };
+        var options = new MarkPrecisionOptions
+        {
+            Fp32Nodes = NamePattern(spec.Fp32Nodes),
+            Target = mp.Target,
+            Schema = mp.AllowNonstandardTypes ? TypeSchema.Alloy : TypeSchema.Onnx,
+        };
         return
         [
             _registry.Create(new PassSpec("infer-shapes", new Dictionary<string, string>())),

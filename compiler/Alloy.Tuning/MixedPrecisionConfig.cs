@@ -27,4 +27,10 @@ public sealed record MixedPrecisionConfig : PrecisionConfig
 
     /// <summary>The named target of mark-*'s kernel-availability rule (reference, native, icelake, sapphirerapids); null = every kernel available.</summary>
     public string? Target { get; init; }
+
+    /// <summary>
+    /// Let ops run low even where the model's ONNX opset does not admit the type (<c>mark-*(schema=alloy)</c>): the
+    /// tuned model is then for Alloy's runtime only. Off by default, so the tuned model is valid ONNX.
+    /// </summary>
+    public bool AllowNonstandardTypes { get; init; }
 }

@@ -223,7 +223,7 @@ internal sealed class TuningSession : IDisposable
 
     internal static string Describe(PrecisionConfig c) => c switch
     {
-        MixedPrecisionConfig mp => $"{mp.LowType}(target={mp.Target ?? "any"},keep-io={mp.KeepIoTypes})",
+        MixedPrecisionConfig mp => $"{mp.LowType}(target={mp.Target ?? "any"},keep-io={mp.KeepIoTypes}{(mp.AllowNonstandardTypes ? ",schema=alloy" : "")})",
         QuantizationConfig q => $"{q.LowType}(calibration={q.CalibrationKey};{string.Join("&", q.PartitionOptions.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))};target={q.Target ?? "any"},keep-io={q.KeepIoTypes})",
         _ => c.GetType().Name,
     };

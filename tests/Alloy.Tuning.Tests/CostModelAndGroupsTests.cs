@@ -27,7 +27,7 @@ public sealed class CostModelAndGroupsTests
     public void CnnGroupsAreConvolutionsWithWhatFollowsThem()
     {
         using var allLow = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 17));
-        StandardPasses.CreateRegistry().Build(StandardPasses.Bf16Pipeline).Run(allLow);
+        StandardPasses.CreateRegistry().Build(StandardPasses.Bf16Pipeline.Replace("mark-bf16", "mark-bf16(schema=alloy)")).Run(allLow);
         var graph = TunableGraph.Analyze(allLow, "bf16");
 
         // Expected from the graph itself: a group starts at each compute op and takes the ops fed only by it.

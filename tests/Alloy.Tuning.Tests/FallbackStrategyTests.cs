@@ -11,7 +11,7 @@ public sealed class FallbackStrategyTests
     {
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 48);
-        var config = new TuningConfig { TolerableLoss = TolerableLoss.Absolute(45), EvaluationId = "sqnr-torch-48" };
+        var config = new TuningConfig { ConfigSet = [TuningTestKit.AlloyBf16], TolerableLoss = TolerableLoss.Absolute(45), EvaluationId = "sqnr-torch-48" };
         using var r = Autotuner.Autotune(model, config, eval.Evaluate);
         var graph = r.Graphs.Single();
         string[] order = ["baseline", "all-low", "op-type", "group", "cumulative", "refine"];
@@ -45,7 +45,7 @@ public sealed class FallbackStrategyTests
     {
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 48);
-        using var r = Autotuner.Autotune(model, new TuningConfig { TolerableLoss = TolerableLoss.Absolute(45), MaxTrials = 3 }, eval.Evaluate);
+        using var r = Autotuner.Autotune(model, new TuningConfig { ConfigSet = [TuningTestKit.AlloyBf16], TolerableLoss = TolerableLoss.Absolute(45), MaxTrials = 3 }, eval.Evaluate);
         Assert.Equal(4, r.Trials.Count); // the baseline and three trials
         Assert.StartsWith("max trials (3)", r.StopReason);
         Assert.True(r.Chosen.Spec.IsBaseline, "nothing cheaper met the target within three trials");

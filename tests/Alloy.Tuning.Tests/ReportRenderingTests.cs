@@ -20,7 +20,7 @@ public sealed class ReportRenderingTests(ITestOutputHelper output)
         var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 48);
-        var config = new TuningConfig { Strategy = TuningStrategy.Pareto, TolerableLoss = TolerableLoss.Absolute(45), SensitivityInputs = eval.Inputs };
+        var config = new TuningConfig { ConfigSet = [TuningTestKit.AlloyBf16], Strategy = TuningStrategy.Pareto, TolerableLoss = TolerableLoss.Absolute(45), SensitivityInputs = eval.Inputs };
         using var result = Autotuner.Autotune(model, config, eval.Evaluate);
         var html = TuningReportHtml.Write(result, "sqnr");
         var path = Path.Combine(dir, "report.html");

@@ -99,7 +99,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
         var dir = temp.Path;
         using var model = OnnxImporter.Load(TuningTestKit.Onnx("digits_cnn", 13));
         using var eval = new TuningTestKit.SqnrAgainstTorch("digits_cnn", model, 64);
-        var config = new TuningConfig { TolerableLoss = TolerableLoss.Absolute(50), CacheDirectory = Path.Combine(dir, "c1"), EvaluationId = "sqnr-torch-64" };
+        var config = new TuningConfig { ConfigSet = [TuningTestKit.AlloyBf16], TolerableLoss = TolerableLoss.Absolute(50), CacheDirectory = Path.Combine(dir, "c1"), EvaluationId = "sqnr-torch-64" };
 
         using var cts = new CancellationTokenSource();
         eval.AfterEach = () => { if (eval.Evaluated.Count == 4) cts.Cancel(); };

@@ -73,7 +73,7 @@ public sealed class TuneCommandTests(ITestOutputHelper output)
         var dir = temp.Path;
         var data = TuningTestKit.Subset("digits_cnn", "eval_input.npy", 64, dir);
         var r = CliHarness.Run("tune", TuningTestKit.Onnx("digits_cnn", 13), "--data", data, "--metric", "sqnr", "--max-drop", "50",
-            "--strategy", "pareto", "--cache", Path.Combine(dir, "cache"), "-o", Path.Combine(dir, "t.onnx"), "--report", dir);
+            "--strategy", "pareto", "--allow-nonstandard-types", "--cache", Path.Combine(dir, "cache"), "-o", Path.Combine(dir, "t.onnx"), "--report", dir);
         output.WriteLine(r.Stdout + r.Stderr);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var report = TuningTestKit.ReadJson(Path.Combine(dir, "report.json"));

@@ -18,6 +18,12 @@ public static class TuningTestKit
 
     public static string Dir(string name) => Path.Combine(RepoPaths.CorpusModels, "trained", name);
 
+    /// <summary>
+    /// BF16 with every op allowed to run low (<c>schema=alloy</c>): the digits CNN's convolutions then form layer
+    /// groups, which the strategy tests need (ONNX admits a bfloat16 Conv only from opset 22).
+    /// </summary>
+    public static MixedPrecisionConfig AlloyBf16 => new(["bf16", "fp32"]) { AllowNonstandardTypes = true };
+
     public static string Onnx(string name, int opset) => Path.Combine(Dir(name), $"{name}.opset{opset}.onnx");
 
     public static double Fp32Accuracy(string name)
