@@ -27,7 +27,7 @@ public static class Int8Kernels
     /// <summary>Registers the integer kernels at <paramref name="isa"/>, over what <paramref name="r"/> has for these ops.</summary>
     public static void Register(KernelRegistry r, Int8Isa isa) => Register(r, isa, ManagedKernels.DefaultIsa);
 
-    /// <summary>Registers the integer kernels; MaxPool on float data keeps the managed float kernel at <paramref name="floatIsa"/>.</summary>
+    /// <summary>Registers the integer kernels; MaxPool on float / bf16 data keeps the managed kernels at <paramref name="floatIsa"/>.</summary>
     internal static void Register(KernelRegistry r, Int8Isa isa, ManagedIsa floatIsa)
     {
         ArgumentNullException.ThrowIfNull(r);
@@ -41,11 +41,12 @@ public static class Int8Kernels
         r.Register("QLinearConv", (KernelNode n, out string? reason) => QLinearConvKernel.Create(isa, n, null, integer: false, out reason), Domain);
         r.Register("QLinearMatMul", (KernelNode n, out string? reason) => QLinearMatMulKernel.Create(isa, n, null, integer: false, out reason), Domain);
         r.Register("QLinearAdd", (KernelNode n, out string? reason) => QLinearAddKernel.Create(n, out reason), Domain);
-        // MaxPool on uint8 / int8 data (known before running); other types keep the float managed kernel.
+        // MaxPool on uint8 / int8 data (known before running); other types keep the managed float / bf16 kernels.
         var floatPooling = new Lazy<KernelRegistry>(() =>
         {
             var pooling = KernelRegistry.Reference();
             ManagedPooling.Register(pooling, floatIsa);
+            Bf16ViaFloat32.Register(pooling, floatIsa);
             return pooling;
         });
         r.Register("MaxPool", (KernelNode n, out string? reason) =>
