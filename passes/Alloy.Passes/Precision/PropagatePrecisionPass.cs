@@ -198,12 +198,12 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         for (int root = 0; root < n; root++)
         {
             if (!low[root] || clearSeen[root]) continue;
-            DfsBoth(root, g, clearSeen, i => i == root || (!clearSeen[i] && !low[i] && !deny[i] && paint[i] == Paint.Clear && (LowTail || !tail[i])), i =>
+            Dfs(root, g.Producers, clearSeen, i => i == root || (!clearSeen[i] && !low[i] && !deny[i] && paint[i] == Paint.Clear && (LowTail || !tail[i])), i =>
             {
                 if (low[i]) return;
                 low[i] = true;
                 why[i] = Why.ClearFlow;
-            });
+            }, g.Consumers);
         }
         context.ThrowIfCancelled();
 
@@ -250,8 +250,12 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         return new Decision(low, why);
     }
 
-    /// <summary>Iterative depth-first traversal from <paramref name="root"/> over <paramref name="edges"/>, entering nodes <paramref name="enter"/> accepts (marking them in <paramref name="seen"/>) and calling <paramref name="visit"/> on each.</summary>
-    private void Dfs(int root, Adjacency edges, bool[] seen, Func<int, bool> enter, Action<int> visit)
+    /// <summary>
+    /// Iterative depth-first traversal from <paramref name="root"/> over <paramref name="edges"/> (and
+    /// <paramref name="moreEdges"/> when given), entering nodes <paramref name="enter"/> accepts (marking them in
+    /// <paramref name="seen"/>) and calling <paramref name="visit"/> on each.
+    /// </summary>
+    private void Dfs(int root, Adjacency edges, bool[] seen, Func<int, bool> enter, Action<int> visit, Adjacency? moreEdges = null)
     {
         var stack = _stack;
         stack.Clear();
@@ -261,34 +265,19 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         while (stack.Count > 0)
         {
             int cur = stack.Pop();
-            foreach (var next in edges.Of(cur))
-            {
-                if (next == root || seen[next] || !enter(next)) continue;
-                seen[next] = true;
-                visit(next);
-                stack.Push(next);
-            }
+            Enter(edges.Of(cur));
+            if (moreEdges is { } more) Enter(more.Of(cur));
         }
-    }
 
-    private void DfsBoth(int root, PrecisionGraph g, bool[] seen, Func<int, bool> enter, Action<int> visit)
-    {
-        var stack = _stack;
-        stack.Clear();
-        seen[root] = true;
-        visit(root);
-        stack.Push(root);
-        while (stack.Count > 0)
+        void Enter(ReadOnlySpan<int> next)
         {
-            int cur = stack.Pop();
-            for (int side = 0; side < 2; side++)
-                foreach (var next in (side == 0 ? g.Producers : g.Consumers).Of(cur))
-                {
-                    if (next == root || seen[next] || !enter(next)) continue;
-                    seen[next] = true;
-                    visit(next);
-                    stack.Push(next);
-                }
+            foreach (var n in next)
+            {
+                if (n == root || seen[n] || !enter(n)) continue;
+                seen[n] = true;
+                visit(n);
+                stack.Push(n);
+            }
         }
     }
 }
