@@ -112,112 +112,19 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
     }
 
     /// <summary>
-    /// One input channel per group: output channel o reads input channel o / (M / C), from the zero-padded input plane
-    /// split into column phases (contiguous vector loads for every tap; measured faster than masked loads straight
-    /// from the input). The weights are widened once per weight tensor and kept; planes are processed in batches.
+    /// One input channel per group: <see cref="DepthwiseConvolution"/>, with the weights widened once per weight
+    /// tensor and kept.
     /// </summary>
     private void Depthwise(int threads, Tensor x, Tensor w, float* bias, long n, long c, long m, ConvGeometry g, float* y)
     {
-        long mg = m / c, taps = g.KH * g.KW, outSize = g.OH * g.OW, inSize = g.H * g.W;
         var cached = _depthwiseWeights;
         if (cached is null || !ReferenceEquals(cached.Source, w) || cached.Pointer != (nint)w.Pointer)
             _depthwiseWeights = cached = new WidenedWeights(w, (nint)w.Pointer, ManagedConvert.ToFloats(_isa, w));
-        var weights = cached.Data;
-        var type = x.Type;
-        int elementSize = type == ElementType.Float ? 4 : 2;
-        nint xData = (nint)x.Pointer, yData = (nint)y, biasData = (nint)bias;
-        var isa = _isa;
-        var clamp = _clamp;
-        var layout = PhaseLayout.Of(g);
-        long planes = n * m;
-        // Enough planes per task to amortize the scheduling, at most 4 tasks per thread.
-        long perTask = Math.Max(1, Math.Max(planes / (4L * Math.Max(1, threads)), (1L << 14) / Math.Max(1, outSize * taps)));
-        long tasks = (planes + perTask - 1) / perTask;
-        int workers = planes * outSize * taps < (1L << 16) ? 1 : threads;
-        Sgemm.ParallelFor(workers, tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long task) =>
-        {
-            var block = ScratchPool.Rent(layout.Floats * sizeof(float));
-            try
-            {
-                fixed (float* wp = weights)
-                    for (long p = task * perTask, end = Math.Min(planes, (task + 1) * perTask); p < end; p++)
-                    {
-                        long img = p / m, oc = p - img * m, ic = oc / mg;
-                        float* output = (float*)yData + p * outSize;
-                        float bv = biasData != 0 ? ((float*)biasData)[oc] : 0f;
-                        float* phases = (float*)block.Pointer;
-                        layout.Fill(isa, (byte*)xData + (img * c + ic) * inSize * elementSize, type, g, phases);
-                        DepthwisePlane(isa, phases, layout, wp + oc * taps, output, g);
-                        if (biasData != 0)
-                            for (long i = 0; i < outSize; i++) output[i] += bv;
-                        if (clamp.Enabled)
-                            for (long i = 0; i < outSize; i++) output[i] = clamp.Apply(output[i]);
-                    }
-            }
-            finally
-            {
-                ScratchPool.Return(block);
-            }
-        });
+        DepthwiseConvolution.Run(_isa, threads, x, cached.Data, bias, _clamp, n, c, m, g, y);
     }
 
     /// <summary>A weight tensor widened to float32, kept while the kernel sees the same tensor.</summary>
     private sealed record WidenedWeights(Tensor Source, nint Pointer, float[] Data);
-
-    /// <summary>
-    /// One output plane from the zero-padded input split into SW column phases: output (oh, ow) accumulates its taps
-    /// (kernel row, then column) in registers, tap (kh, kw) reading phase (kw·DW) mod SW at row oh·SH + kh·DH, column
-    /// ow + (kw·DW) div SW, contiguous in ow.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DepthwisePlane(ManagedIsa isa, float* phases, PhaseLayout l, float* wk, float* y, ConvGeometry g)
-    {
-        int kh = (int)g.KH, kw = (int)g.KW, taps = kh * kw;
-        long* tapOffset = stackalloc long[taps];
-        for (int i = 0; i < kh; i++)
-            for (int j = 0; j < kw; j++)
-            {
-                long col = j * g.DW;
-                tapOffset[i * kw + j] = col % g.SW * l.PhaseFloats + i * g.DH * l.Width + col / g.SW;
-            }
-        for (long oh = 0; oh < g.OH; oh++)
-        {
-            float* src = phases + oh * g.SH * l.Width;
-            float* dst = y + oh * g.OW;
-            long ow = 0;
-            if (isa == ManagedIsa.Vector512)
-            {
-                for (; ow < g.OW; ow += 16)
-                {
-                    var acc = Vector512<float>.Zero;
-                    for (int t = 0; t < taps; t++)
-                        acc = Avx512F.FusedMultiplyAdd(Vector512.Create(wk[t]), Vector512.Load(src + tapOffset[t] + ow), acc);
-                    if (ow + 16 <= g.OW) acc.Store(dst + ow);
-                    else for (int q = 0; q < g.OW - ow; q++) dst[ow + q] = acc[q];
-                }
-            }
-            else if (isa == ManagedIsa.Vector256)
-            {
-                for (; ow < g.OW; ow += 8)
-                {
-                    var acc = Vector256<float>.Zero;
-                    for (int t = 0; t < taps; t++)
-                        acc = Fma.MultiplyAdd(Vector256.Create(wk[t]), Vector256.Load(src + tapOffset[t] + ow), acc);
-                    if (ow + 8 <= g.OW) acc.Store(dst + ow);
-                    else for (int q = 0; q < g.OW - ow; q++) dst[ow + q] = acc[q];
-                }
-            }
-            else
-            {
-                for (; ow < g.OW; ow++)
-                {
-                    float acc = 0;
-                    for (int t = 0; t < taps; t++) acc = MathF.FusedMultiplyAdd(wk[t], src[tapOffset[t] + ow], acc);
-                    dst[ow] = acc;
-                }
-            }
-        }
-    }
 }
 
 /// <summary>
