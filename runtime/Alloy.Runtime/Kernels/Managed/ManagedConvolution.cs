@@ -23,6 +23,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
     private readonly ElementType? _outputType;
     private readonly ActivationClamp _clamp;
     private WidenedWeights? _depthwiseWeights;
+    private PointwiseConvolution.PackedWeights? _pointwiseWeights;
 
     private ManagedConvKernel(ManagedIsa isa, IKernel fallback, SpatialAttributes attrs, long group, ElementType? outputType, ActivationClamp clamp = default)
     {
@@ -78,6 +79,8 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
             fixed (float* bp = b)
             {
                 if (cg == 1) Depthwise(context.Threads, x, w, bp, n, c, m, geometry, output.Data);
+                else if (_group == 1 && IsPointwise(geometry) && PointwiseConvolution.Handles(_isa, x.Type))
+                    Pointwise(context.Threads, x, w, bp, n, c, m, geometry, output.Data);
                 else Grouped(context.Threads, x, w, bp, n, c, m, cg, geometry, output.Data);
             }
             output.Complete(_isa);
@@ -121,6 +124,19 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
         if (cached is null || !ReferenceEquals(cached.Source, w) || cached.Pointer != (nint)w.Pointer)
             _depthwiseWeights = cached = new WidenedWeights(w, (nint)w.Pointer, ManagedConvert.ToFloats(_isa, w));
         DepthwiseConvolution.Run(_isa, threads, x, cached.Data, bias, _clamp, n, c, m, g, y);
+    }
+
+    /// <summary>A 1×1 kernel with stride 1 and no padding: the output plane is the input plane.</summary>
+    private static bool IsPointwise(ConvGeometry g) =>
+        g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0 && g.OH == g.H && g.OW == g.W;
+
+    /// <summary>Group 1, 1×1, float32: <see cref="PointwiseConvolution"/>, with the weights packed once per weight tensor.</summary>
+    private void Pointwise(int threads, Tensor x, Tensor w, float* bias, long n, long c, long m, ConvGeometry g, float* y)
+    {
+        var packed = _pointwiseWeights;
+        if (packed is null || !ReferenceEquals(packed.Source, w) || packed.Pointer != (nint)w.Pointer)
+            _pointwiseWeights = packed = PointwiseConvolution.PackedWeights.Pack(w);
+        PointwiseConvolution.Run(threads, x, packed, bias, _clamp, n, c, m, g.H * g.W, y);
     }
 
     /// <summary>A weight tensor widened to float32, kept while the kernel sees the same tensor.</summary>

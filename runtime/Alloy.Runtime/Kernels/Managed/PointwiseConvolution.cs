@@ -1,0 +1,178 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Alloy.Runtime.Kernels.Managed;
+
+/// <summary>
+/// The float32 1×1 convolution with stride 1 and no padding (group 1), Y[M, HW] = W[M, C] · X[C, HW] per image,
+/// without packing the activations: an AVX-512 tile of 8 output channels × 32 positions reads the two vectors of
+/// each input channel's row straight from the input plane and the 8 weights of that channel from
+/// <see cref="PackedWeights"/> (packed once per weight tensor). Each output is the float32 sum of its products in
+/// ascending input channel (one fused multiply-add each, from zero), then the bias, then the fused Relu / Clip,
+/// stored once; the last, partial tile of a plane uses masked loads and stores. Tiles are split across threads.
+/// </summary>
+internal static unsafe class PointwiseConvolution
+{
+    /// <summary>Output channels per tile.</summary>
+    public const int Rows = 8;
+
+    /// <summary>Positions per tile (two 16-lane vectors).</summary>
+    private const int Columns = 32;
+
+    /// <summary>Whether the kernel takes this convolution (float32 data, AVX-512).</summary>
+    public static bool Handles(ManagedIsa isa, ElementType type) => isa == ManagedIsa.Vector512 && type == ElementType.Float;
+
+    /// <summary>W [M, C] in blocks of <see cref="Rows"/> output channels: block b, channel k, row r at (b·C + k)·8 + r; missing rows are zero.</summary>
+    public sealed class PackedWeights(Tensor source, nint pointer, float[] data)
+    {
+        public Tensor Source { get; } = source;
+        public nint Pointer { get; } = pointer;
+        public float[] Data { get; } = data;
+
+        public static PackedWeights Pack(Tensor w)
+        {
+            long m = w.Shape[0], c = w.Shape[1];
+            long blocks = (m + Rows - 1) / Rows;
+            var data = new float[blocks * c * Rows];
+            var src = w.Span<float>();
+            for (long o = 0; o < m; o++)
+                for (long k = 0; k < c; k++)
+                    data[((o / Rows) * c + k) * Rows + o % Rows] = src[(int)(o * c + k)];
+            return new PackedWeights(w, (nint)w.Pointer, data);
+        }
+    }
+
+    /// <summary>
+    /// Y (float32, [N, M, HW]) from X (float32, [N, C, HW]) and the packed weights, optional bias [M] (null: none).
+    /// </summary>
+    public static void Run(int threads, Tensor x, PackedWeights weights, float* bias, ActivationClamp clamp, long n, long c, long m, long hw, float* y)
+    {
+        long rowBlocks = (m + Rows - 1) / Rows, colTiles = (hw + Columns - 1) / Columns;
+        // Tasks of whole row blocks times a run of column tiles: enough of them to keep every thread busy.
+        long tilesPerTask = threads <= 1 ? colTiles : Math.Max(1, rowBlocks * colTiles * n / (8L * threads) / rowBlocks);
+        tilesPerTask = Math.Min(colTiles, tilesPerTask);
+        long runsPerBlock = (colTiles + tilesPerTask - 1) / tilesPerTask;
+        long tasks = n * rowBlocks * runsPerBlock;
+        long work = n * m * c * hw;
+        int workers = work < (1L << 17) ? 1 : threads;
+        nint xData = (nint)x.Pointer, yData = (nint)y, biasData = (nint)bias;
+        var data = weights.Data;
+        Sgemm.ParallelFor(workers, tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long task) =>
+        {
+            long img = task / (rowBlocks * runsPerBlock), rest = task - img * rowBlocks * runsPerBlock;
+            long block = rest / runsPerBlock, run = rest - block * runsPerBlock;
+            int rows = (int)Math.Min(Rows, m - block * Rows);
+            float* xs = (float*)xData + img * c * hw;
+            float* ys = (float*)yData + (img * m + block * Rows) * hw;
+            float* bs = biasData == 0 ? null : (float*)biasData + block * Rows;
+            fixed (float* wp = data)
+            {
+                float* wb = wp + block * c * Rows;
+                for (long t = run * tilesPerTask, end = Math.Min(colTiles, (run + 1) * tilesPerTask); t < end; t++)
+                {
+                    long j = t * Columns;
+                    int width = (int)Math.Min(Columns, hw - j);
+                    Tile(xs + j, hw, c, wb, ys + j, rows, width, bs, clamp);
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// One tile: rows × width outputs (at most 8 × 32) at <paramref name="y"/> (row stride <paramref name="ld"/>),
+    /// from the input rows at <paramref name="x"/> (stride <paramref name="ld"/>, <paramref name="c"/> of them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(float* x, long ld, long c, float* w, float* y, int rows, int width, float* bias, ActivationClamp clamp)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
+        var lanes = Vector512<int>.Indices;
+        var m0 = Vector512.LessThan(lanes, Vector512.Create(width)).AsSingle();
+        var m1 = Vector512.LessThan(lanes, Vector512.Create(width - 16)).AsSingle();
+        bool full = width == Columns;
+        for (long k = 0; k < c; k++)
+        {
+            float* xr = x + k * ld;
+            Vector512<float> b0, b1;
+            if (full)
+            {
+                b0 = Vector512.Load(xr);
+                b1 = Vector512.Load(xr + 16);
+            }
+            else
+            {
+                b0 = Avx512F.MaskLoad(xr, m0, Vector512<float>.Zero);
+                b1 = Avx512F.MaskLoad(xr + 16, m1, Vector512<float>.Zero);
+            }
+            var a0 = Vector512.Create(w[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(w[1]);
+            c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(w[2]);
+            c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(w[3]);
+            c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(w[4]);
+            c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(w[5]);
+            c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(w[6]);
+            c60 = Avx512F.FusedMultiplyAdd(a6, b0, c60);
+            c61 = Avx512F.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(w[7]);
+            c70 = Avx512F.FusedMultiplyAdd(a7, b0, c70);
+            c71 = Avx512F.FusedMultiplyAdd(a7, b1, c71);
+            w += Rows;
+        }
+        var store = new TileStore(y, ld, bias, clamp, m0, m1, full);
+        store.Row(0, c00, c01);
+        if (rows > 1) store.Row(1, c10, c11);
+        if (rows > 2) store.Row(2, c20, c21);
+        if (rows > 3) store.Row(3, c30, c31);
+        if (rows > 4) store.Row(4, c40, c41);
+        if (rows > 5) store.Row(5, c50, c51);
+        if (rows > 6) store.Row(6, c60, c61);
+        if (rows > 7) store.Row(7, c70, c71);
+    }
+
+    /// <summary>Stores one row of a tile: + bias, clamp, whole or masked vectors.</summary>
+    private readonly struct TileStore(float* y, long ld, float* bias, ActivationClamp clamp, Vector512<float> m0, Vector512<float> m1, bool full)
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Row(int r, Vector512<float> v0, Vector512<float> v1)
+        {
+            if (bias != null)
+            {
+                var b = Vector512.Create(bias[r]);
+                v0 += b;
+                v1 += b;
+            }
+            if (clamp.Enabled)
+            {
+                var lo = Vector512.Create(clamp.Lo);
+                var hi = Vector512.Create(clamp.Hi);
+                v0 = Vector512.Min(Vector512.Max(v0, lo), hi);
+                v1 = Vector512.Min(Vector512.Max(v1, lo), hi);
+            }
+            float* d = y + r * ld;
+            if (full)
+            {
+                v0.Store(d);
+                v1.Store(d + 16);
+            }
+            else
+            {
+                Avx512F.MaskStore(d, m0, v0);
+                Avx512F.MaskStore(d + 16, m1, v1);
+            }
+        }
+    }
+}
