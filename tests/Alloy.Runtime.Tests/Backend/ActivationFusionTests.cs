@@ -36,6 +36,9 @@ public sealed class ActivationFusionTests
         new("depthwise relu6 stride 1", [1, 17, 17, 1023 / 31], [17, 1, 3, 3], 17, 1, 1, "Clip6"),
         new("depthwise relu6 stride 2", [1, 3, 17, 37], [3, 1, 3, 3], 3, 2, 1, "Clip6"),
         new("depthwise relu 1x1 plane", [1, 3, 1, 1], [3, 1, 3, 3], 3, 1, 1, "Relu"),
+        new("pointwise relu6 row and column tails", [1, 19, 7, 7], [13, 19, 1, 1], 1, 1, 0, "Clip6"),
+        new("pointwise relu split across threads", [1, 64, 30, 31], [24, 64, 1, 1], 1, 1, 0, "Relu"),
+        new("depthwise relu6 stride 2 wide plane", [1, 8, 66, 67], [8, 1, 3, 3], 8, 2, 1, "Clip6"),
         new("grouped clip attribute bounds", [1, 4, 9, 9], [6, 2, 3, 3], 2, 2, 1, "ClipAttr"),
         new("depthwise clip bounds from Constant nodes after the conv", [1, 3, 17, 17], [3, 1, 3, 3], 3, 2, 1, "Clip6Nodes"),
     ];

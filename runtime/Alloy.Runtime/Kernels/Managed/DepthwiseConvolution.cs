@@ -145,7 +145,15 @@ internal static unsafe class DepthwiseConvolution
         // A vector step reads s[2j .. 2j + 31], which must lie inside the row.
         for (; j + 16 <= count && start + 2L * j + 32 <= width; j += 16)
             Avx512F.PermuteVar16x32x2(Vector512.Load(s + 2 * j), even, Vector512.Load(s + 2 * j + 16)).Store(dst + j);
-        for (; j < count; j++) dst[j] = s[2 * j];
+        // The rest (at most 16 outputs a step) with masked loads of the 2·n − 1 source elements and a masked store.
+        var lanes = Vector512<int>.Indices;
+        for (; j < count; j += 16)
+        {
+            int n = Math.Min(16, count - j), sources = 2 * n - 1;
+            var lo = Avx512F.MaskLoad(s + 2 * j, Vector512.LessThan(lanes, Vector512.Create(sources)).AsSingle(), Vector512<float>.Zero);
+            var hi = Avx512F.MaskLoad(s + 2 * j + 16, Vector512.LessThan(lanes, Vector512.Create(sources - 16)).AsSingle(), Vector512<float>.Zero);
+            Avx512F.MaskStore(dst + j, Vector512.LessThan(lanes, Vector512.Create(n)).AsSingle(), Avx512F.PermuteVar16x32x2(lo, even, hi));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
