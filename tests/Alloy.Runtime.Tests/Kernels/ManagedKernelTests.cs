@@ -383,6 +383,7 @@ public sealed class ManagedKernelTests
             foreach (int threads in new[] { 1, 2 })
             {
                 var registry = ManagedKernels.CreateRegistry(isa);
+                PoisonTheHeap(reference);
                 var managed = RunKernel(registry, op, attrs, inputs, threads);
                 using var y = managed[0]!;
                 string what = $"{op} {type.Name()} {string.Join(" x ", inputs.Where(t => t is not null).Select(t => t!.ShapeText))} at {isa}, {threads} thread(s)";
@@ -391,6 +392,17 @@ public sealed class ManagedKernelTests
                 AssertClose(reference, scale, y, type, what);
                 AssertBitExact(exact, y, what);
             }
+    }
+
+    /// <summary>
+    /// Frees a block of the result's size filled with NaN, so the kernel's uninitialized output most likely reuses it
+    /// (instead of the block an earlier run left correct results in): an output element the kernel never writes
+    /// then fails the comparison.
+    /// </summary>
+    private static void PoisonTheHeap(Tensor like)
+    {
+        using var poison = Tensor.Create(like.Type, like.Shape);
+        poison.Bytes.Fill(0xFF);
     }
 
     /// <summary>|managed − reference| ≤ 1e-5 · scale (+ one ulp of the 16-bit types).</summary>
