@@ -9,8 +9,9 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// <summary>
 /// Conv (opset 1, 11) with two spatial dims (NCHW) on f32 / bf16 / f16, any pads / auto_pad / strides / dilations /
 /// group, fused bias. Groups with more than one input channel are GEMMs (per image and group: W[M/g, C/g·KH·KW] ×
-/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel);
-/// depthwise groups (one input channel each) run a direct loop over output rows. Each output is the float32 sum of its
+/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel; on
+/// AVX-512 a float32 1×1 stride-1 unpadded convolution with one group runs <see cref="PointwiseConvolution"/>);
+/// depthwise groups (one input channel each) run <see cref="DepthwiseConvolution"/>. Each output is the float32 sum of its
 /// taps (channel, kernel row, kernel column ascending; fused multiply-adds; taps in the padding skipped or adding
 /// zero), plus the bias, rounded once. Other ranks and types go to the reference kernel.
 /// </summary>
