@@ -9,8 +9,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// <summary>
 /// Conv (opset 1, 11) with two spatial dims (NCHW) on f32 / bf16 / f16, any pads / auto_pad / strides / dilations /
 /// group, fused bias. Groups with more than one input channel are GEMMs (per image and group: W[M/g, C/g·KH·KW] ×
-/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel; on
-/// AVX-512 a float32 1×1 stride-1 unpadded convolution with one group runs <see cref="PointwiseConvolution"/>);
+/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel; with
+/// AVX-512 or AVX2 a float32 1×1 stride-1 unpadded convolution with one group runs <see cref="PointwiseConvolution"/>);
 /// depthwise groups (one input channel each) run <see cref="DepthwiseConvolution"/>. Each output is the float32 sum of its
 /// taps (channel, kernel row, kernel column ascending; fused multiply-adds; taps in the padding skipped or adding
 /// zero), plus the bias, rounded once. Other ranks and types go to the reference kernel.
@@ -137,7 +137,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
         var packed = _pointwiseWeights;
         if (packed is null || !ReferenceEquals(packed.Source, w) || packed.Pointer != (nint)w.Pointer)
             _pointwiseWeights = packed = PointwiseConvolution.PackedWeights.Pack(w);
-        PointwiseConvolution.Run(threads, x, packed, bias, _clamp, n, c, m, g.H * g.W, y);
+        PointwiseConvolution.Run(_isa, threads, x, packed, bias, _clamp, n, c, m, g.H * g.W, y);
     }
 
     /// <summary>A weight tensor widened to float32, kept while the kernel sees the same tensor.</summary>

@@ -6,8 +6,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 
 /// <summary>
 /// The float32 1×1 convolution with stride 1 and no padding (group 1), Y[M, HW] = W[M, C] · X[C, HW] per image,
-/// without packing the activations: an AVX-512 tile of 8 output channels × 32 positions reads the two vectors of
-/// each input channel's row straight from the input plane and the 8 weights of that channel from
+/// without packing the activations: a tile of 8 output channels × 32 positions (AVX-512; 8 × 8 on AVX2) reads the
+/// vectors of each input channel's row straight from the input plane and the 8 weights of that channel from
 /// <see cref="PackedWeights"/> (packed once per weight tensor). Each output is the float32 sum of its products in
 /// ascending input channel (one fused multiply-add each, from zero), then the bias, then the fused Relu / Clip,
 /// stored once; the last, partial tile of a plane uses masked loads and stores. Tiles are split across threads.
@@ -17,11 +17,11 @@ internal static unsafe class PointwiseConvolution
     /// <summary>Output channels per tile.</summary>
     public const int Rows = 8;
 
-    /// <summary>Positions per tile (two 16-lane vectors).</summary>
-    private const int Columns = 32;
+    /// <summary>Positions per tile: two 16-lane vectors (AVX-512), one 8-lane vector (AVX2).</summary>
+    private const int Columns512 = 32, Columns256 = 8;
 
-    /// <summary>Whether the kernel takes this convolution (float32 data, AVX-512).</summary>
-    public static bool Handles(ManagedIsa isa, ElementType type) => isa == ManagedIsa.Vector512 && type == ElementType.Float;
+    /// <summary>Whether the kernel takes this convolution (float32 data, AVX-512 or AVX2).</summary>
+    public static bool Handles(ManagedIsa isa, ElementType type) => isa >= ManagedIsa.Vector256 && type == ElementType.Float;
 
     /// <summary>W [M, C] in blocks of <see cref="Rows"/> output channels: block b, channel k, row r at (b·C + k)·8 + r; missing rows are zero.</summary>
     public sealed class PackedWeights(Tensor source, nint pointer, float[] data)
@@ -46,9 +46,11 @@ internal static unsafe class PointwiseConvolution
     /// <summary>
     /// Y (float32, [N, M, HW]) from X (float32, [N, C, HW]) and the packed weights, optional bias [M] (null: none).
     /// </summary>
-    public static void Run(int threads, Tensor x, PackedWeights weights, float* bias, ActivationClamp clamp, long n, long c, long m, long hw, float* y)
+    public static void Run(ManagedIsa isa, int threads, Tensor x, PackedWeights weights, float* bias, ActivationClamp clamp, long n, long c, long m, long hw, float* y)
     {
-        long rowBlocks = (m + Rows - 1) / Rows, colTiles = (hw + Columns - 1) / Columns;
+        bool wide = isa == ManagedIsa.Vector512;
+        int columns = wide ? Columns512 : Columns256;
+        long rowBlocks = (m + Rows - 1) / Rows, colTiles = (hw + columns - 1) / columns;
         // Tasks of whole row blocks times a run of column tiles: enough of them to keep every thread busy.
         long tilesPerTask = threads <= 1 ? colTiles : Math.Max(1, rowBlocks * colTiles * n / (8L * threads) / rowBlocks);
         tilesPerTask = Math.Min(colTiles, tilesPerTask);
@@ -71,9 +73,10 @@ internal static unsafe class PointwiseConvolution
                 float* wb = wp + block * c * Rows;
                 for (long t = run * tilesPerTask, end = Math.Min(colTiles, (run + 1) * tilesPerTask); t < end; t++)
                 {
-                    long j = t * Columns;
-                    int width = (int)Math.Min(Columns, hw - j);
-                    Tile(xs + j, hw, c, wb, ys + j, rows, width, bs, clamp);
+                    long j = t * columns;
+                    int width = (int)Math.Min(columns, hw - j);
+                    if (wide) Tile512(xs + j, hw, c, wb, ys + j, rows, width, bs, clamp);
+                    else Tile256(xs + j, hw, c, wb, ys + j, rows, width, bs, clamp);
                 }
             }
         });
@@ -84,14 +87,14 @@ internal static unsafe class PointwiseConvolution
     /// from the input rows at <paramref name="x"/> (stride <paramref name="ld"/>, <paramref name="c"/> of them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(float* x, long ld, long c, float* w, float* y, int rows, int width, float* bias, ActivationClamp clamp)
+    private static void Tile512(float* x, long ld, long c, float* w, float* y, int rows, int width, float* bias, ActivationClamp clamp)
     {
         Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
         c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
         var lanes = Vector512<int>.Indices;
         var m0 = Vector512.LessThan(lanes, Vector512.Create(width)).AsSingle();
         var m1 = Vector512.LessThan(lanes, Vector512.Create(width - 16)).AsSingle();
-        bool full = width == Columns;
+        bool full = width == Columns512;
         for (long k = 0; k < c; k++)
         {
             float* xr = x + k * ld;
@@ -141,6 +144,48 @@ internal static unsafe class PointwiseConvolution
         if (rows > 5) store.Row(5, c50, c51);
         if (rows > 6) store.Row(6, c60, c61);
         if (rows > 7) store.Row(7, c70, c71);
+    }
+
+    /// <summary>One AVX2 tile: rows × width outputs (at most 8 × 8), as <see cref="Tile512"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256(float* x, long ld, long c, float* w, float* y, int rows, int width, float* bias, ActivationClamp clamp)
+    {
+        Vector256<float> c0, c1, c2, c3, c4, c5, c6, c7;
+        c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = Vector256<float>.Zero;
+        var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(width)).AsSingle();
+        bool full = width == Columns256;
+        for (long k = 0; k < c; k++)
+        {
+            float* xr = x + k * ld;
+            var b = full ? Vector256.Load(xr) : Avx.MaskLoad(xr, mask);
+            c0 = Fma.MultiplyAdd(Vector256.Create(w[0]), b, c0);
+            c1 = Fma.MultiplyAdd(Vector256.Create(w[1]), b, c1);
+            c2 = Fma.MultiplyAdd(Vector256.Create(w[2]), b, c2);
+            c3 = Fma.MultiplyAdd(Vector256.Create(w[3]), b, c3);
+            c4 = Fma.MultiplyAdd(Vector256.Create(w[4]), b, c4);
+            c5 = Fma.MultiplyAdd(Vector256.Create(w[5]), b, c5);
+            c6 = Fma.MultiplyAdd(Vector256.Create(w[6]), b, c6);
+            c7 = Fma.MultiplyAdd(Vector256.Create(w[7]), b, c7);
+            w += Rows;
+        }
+        Store256(y, 0, c0, bias, clamp, mask, full);
+        if (rows > 1) Store256(y + ld, 1, c1, bias, clamp, mask, full);
+        if (rows > 2) Store256(y + 2 * ld, 2, c2, bias, clamp, mask, full);
+        if (rows > 3) Store256(y + 3 * ld, 3, c3, bias, clamp, mask, full);
+        if (rows > 4) Store256(y + 4 * ld, 4, c4, bias, clamp, mask, full);
+        if (rows > 5) Store256(y + 5 * ld, 5, c5, bias, clamp, mask, full);
+        if (rows > 6) Store256(y + 6 * ld, 6, c6, bias, clamp, mask, full);
+        if (rows > 7) Store256(y + 7 * ld, 7, c7, bias, clamp, mask, full);
+    }
+
+    /// <summary>Stores row r of an AVX2 tile at <paramref name="d"/>: + bias, clamp, whole or masked vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256(float* d, int r, Vector256<float> v, float* bias, ActivationClamp clamp, Vector256<float> mask, bool full)
+    {
+        if (bias != null) v += Vector256.Create(bias[r]);
+        if (clamp.Enabled) v = Vector256.Min(Vector256.Max(v, Vector256.Create(clamp.Lo)), Vector256.Create(clamp.Hi));
+        if (full) v.Store(d);
+        else Avx.MaskStore(d, mask, v);
     }
 
     /// <summary>Stores one row of a tile: + bias, clamp, whole or masked vectors.</summary>
