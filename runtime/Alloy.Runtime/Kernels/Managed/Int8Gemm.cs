@@ -86,9 +86,11 @@ internal static unsafe class Int8Gemm
                     if (isa == Int8Isa.Avx512BW) Kernel512(w.KPairs, w.Panel(p), packed, tile);
                     else KernelScalar(w.KPairs, w.Panel(p), packed, tile);
                     int r0 = p * MR, rows = Math.Min(MR, w.Rows - r0);
-                    for (int r = 0; r < rows; r++)
-                        e.StoreRow(r0 + r, tile + r * NR, cols,
-                            (byte*)yData + ((r0 + r) * rowStride + j0 * colStride) * e.ElementSize, colStride, isa == Int8Isa.Avx512BW);
+                    byte* dst = (byte*)yData + (r0 * rowStride + j0 * colStride) * e.ElementSize;
+                    if (colStride == 1) e.StoreTile(r0, rows, tile, NR, cols, dst, rowStride, isa == Int8Isa.Avx512BW);
+                    else
+                        for (int r = 0; r < rows; r++)
+                            e.StoreRow(r0 + r, tile + r * NR, cols, dst + r * rowStride * e.ElementSize, colStride, isa == Int8Isa.Avx512BW);
                 }
             }
             finally
