@@ -27,7 +27,7 @@ internal static unsafe class Int8DepthwiseConv
     {
         long mg = m / c, tapCount = g.KH * g.KW, outSize = g.OH * g.OW, inSize = g.H * g.W;
         var layout = Int16PhasePlanes.Of(g);
-        long flat = layout.Flat, flatPadded = (flat + 31) & ~31L;
+        long flat = layout.Flat, flatPadded = (flat + 63) & ~63L;
         long planes = n * c;
         int workers = n * m * outSize * tapCount < (1L << 15) ? 1 : threads;
         long chunks = Math.Min(planes, workers * 4L);
@@ -36,13 +36,12 @@ internal static unsafe class Int8DepthwiseConv
         Sgemm.ParallelFor(workers, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long chunk) =>
         {
             long q0 = chunk * planes / chunks, q1 = (chunk + 1) * planes / chunks;
-            long shorts = (layout.Shorts + 63) & ~31L;
-            var block = ScratchPool.Rent(shorts * sizeof(short) + flatPadded * 2 * sizeof(int) + 128);
+            long shorts = (layout.Shorts + 31) & ~31L;
+            var block = ScratchPool.Rent(shorts * sizeof(short) + flatPadded * sizeof(int) + 128);
             try
             {
                 short* phases = (short*)block.Pointer;
                 int* acc = (int*)(phases + shorts);
-                byte* requantised = (byte*)(acc + flatPadded);
                 int* pairs = stackalloc int[(int)(tapCount + 1) / 2];
                 fixed (long* offset = offsets)
                 fixed (int* weights = taps)
@@ -60,12 +59,9 @@ internal static unsafe class Int8DepthwiseConv
                                 Pairs512(phases, offset, (int)tapCount, pairs, acc, flatPadded);
                             }
                             else Scalar(phases, offset, (int)tapCount, w, acc, flat);
-                            // Requantise the whole flat plane (junk columns included), then keep OW of every Wq.
-                            e.StoreRow((int)oc, acc, (int)(isa == Int8Isa.Avx512BW ? flatPadded : flat), requantised, 1, isa == Int8Isa.Avx512BW);
-                            byte* dst = (byte*)yData + (img * m + oc) * outSize * e.ElementSize;
-                            long rowBytes = g.OW * e.ElementSize, strideBytes = layout.Width * e.ElementSize;
-                            for (long oh = 0; oh < g.OH; oh++)
-                                Buffer.MemoryCopy(requantised + oh * strideBytes, dst + oh * rowBytes, rowBytes, rowBytes);
+                            // Row oh of the output is flat range [oh·Wq, oh·Wq + OW).
+                            e.StorePlane((int)oc, acc, layout.Width, (int)g.OH, (int)g.OW,
+                                (byte*)yData + (img * m + oc) * outSize * e.ElementSize, g.OW, isa == Int8Isa.Avx512BW);
                         }
                     }
             }
@@ -76,35 +72,52 @@ internal static unsafe class Int8DepthwiseConv
         });
     }
 
-    /// <summary>Output lanes 0..15 and 16..31 of 32 outputs from the low / high interleaved sums (<c>vpermt2d</c> indices).</summary>
-    private static readonly Vector512<int> FirstHalf = Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-    private static readonly Vector512<int> SecondHalf = Vector512.Create(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-
     /// <summary>
-    /// All <paramref name="count"/> (a multiple of 32) flat outputs: for tap pair (2i, 2i+1),
-    /// <c>acc[f] += x[f + off[2i]]·w[2i] + x[f + off[2i+1]]·w[2i+1]</c> with one <c>vpmaddwd</c> per 16 outputs.
+    /// All <paramref name="count"/> (a multiple of 64) flat outputs: for tap pair (2i, 2i+1),
+    /// <c>acc[f] += x[f + off[2i]]·w[2i] + x[f + off[2i+1]]·w[2i+1]</c> with one <c>vpmaddwd</c> per 16 outputs
+    /// (an odd last tap pairs with 0), 64 outputs per step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pairs512(short* phases, long* offset, int taps, int* pairs, int* acc, long count)
     {
-        int pairCount = (taps + 1) / 2;
-        for (long f = 0; f < count; f += 32)
+        int full = taps / 2;
+        bool odd = (taps & 1) != 0;
+        long lastOffset = offset[taps - 1];
+        var firstHalf = Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+        var secondHalf = Vector512.Create(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+        for (long f = 0; f < count; f += 64)
         {
-            var lo = Vector512<int>.Zero;
-            var hi = Vector512<int>.Zero;
+            Vector512<int> lo0 = Vector512<int>.Zero, hi0 = Vector512<int>.Zero, lo1 = Vector512<int>.Zero, hi1 = Vector512<int>.Zero;
             short* src = phases + f;
-            for (int p = 0; p < pairCount; p++)
+            for (int p = 0; p < full; p++)
             {
-                int t = 2 * p;
-                var a = Vector512.Load(src + offset[t]);
-                var b = t + 1 < taps ? Vector512.Load(src + offset[t + 1]) : a;
+                short* s0 = src + offset[2 * p];
+                short* s1 = src + offset[2 * p + 1];
                 var wp = Vector512.Create(pairs[p]).AsInt16();
-                lo += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackLow(a, b), wp);
-                hi += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackHigh(a, b), wp);
+                var a0 = Vector512.Load(s0);
+                var b0 = Vector512.Load(s1);
+                var a1 = Vector512.Load(s0 + 32);
+                var b1 = Vector512.Load(s1 + 32);
+                lo0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackLow(a0, b0), wp);
+                hi0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackHigh(a0, b0), wp);
+                lo1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackLow(a1, b1), wp);
+                hi1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackHigh(a1, b1), wp);
+            }
+            if (odd)
+            {
+                var wp = Vector512.Create(pairs[full]).AsInt16();
+                var a0 = Vector512.Load(src + lastOffset);
+                var a1 = Vector512.Load(src + lastOffset + 32);
+                lo0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackLow(a0, Vector512<short>.Zero), wp);
+                hi0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackHigh(a0, Vector512<short>.Zero), wp);
+                lo1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackLow(a1, Vector512<short>.Zero), wp);
+                hi1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.UnpackHigh(a1, Vector512<short>.Zero), wp);
             }
             // Lane L of lo holds outputs 8L..8L+3, of hi 8L+4..8L+7.
-            Avx512F.PermuteVar16x32x2(lo, FirstHalf, hi).Store(acc + f);
-            Avx512F.PermuteVar16x32x2(lo, SecondHalf, hi).Store(acc + f + 16);
+            Avx512F.PermuteVar16x32x2(lo0, firstHalf, hi0).Store(acc + f);
+            Avx512F.PermuteVar16x32x2(lo0, secondHalf, hi0).Store(acc + f + 16);
+            Avx512F.PermuteVar16x32x2(lo1, firstHalf, hi1).Store(acc + f + 32);
+            Avx512F.PermuteVar16x32x2(lo1, secondHalf, hi1).Store(acc + f + 48);
         }
     }
 
@@ -135,7 +148,7 @@ internal readonly record struct Int16PhasePlanes(long Rows, long Width, long Pha
         long width = g.OW + (g.KW - 1) * g.DW / g.SW;
         long phase = rows * width;
         long phases = g.SH * g.SW;
-        // Loads reach at most Width + 31 values past a phase's last element (junk outputs of the last row).
+        // Loads reach at most Width + 63 values past a phase's last element (junk outputs of the last row).
         return new Int16PhasePlanes(rows, width, phase, phases, g.OH * width, phase * phases + width + 64);
     }
 

@@ -141,6 +141,26 @@ internal sealed unsafe class Int8Requantization
     }
 
     /// <summary>
+    /// <paramref name="rows"/> runs of <paramref name="count"/> sums of one output channel <paramref name="row"/>
+    /// (<paramref name="accStride"/> ints apart, read in whole vectors) to output runs <paramref name="dstStride"/>
+    /// elements apart: the rows of one output plane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void StorePlane(int row, int* acc, long accStride, int rows, int count, byte* dst, long dstStride, bool vector)
+    {
+        if (vector && SmallMultipliers && Kind != Int8OutputKind.Int32 && Avx512BW.IsSupported)
+        {
+            int r = row + _rowOffset;
+            int bias = _bias[r];
+            double m = _multiplier[r];
+            for (int i = 0; i < rows; i++) StoreVector(acc + i * accStride, count, bias, m, dst + i * dstStride);
+            return;
+        }
+        for (int i = 0; i < rows; i++)
+            StoreRow(row, acc + i * accStride, count, dst + i * dstStride * ElementSize, 1, vector);
+    }
+
+    /// <summary>
     /// The vector epilogue for multipliers of magnitude ≤ 1: int32 + bias → double · m → int32 (round half to even,
     /// no overflow, see <see cref="SmallMultipliers"/>) → integer clamp → + zero point → bytes; the last partial
     /// vector is masked. Equal to <see cref="Requantize"/> element by element.
