@@ -16,7 +16,7 @@ internal sealed class PartitionInt8Run
     private readonly PassContext _context;
     private readonly PartitionInt8Options _options;
     private readonly bool _perChannel;
-    private readonly Statistic _int8, _carry, _relu, _kept, _activations, _weights, _biases;
+    private readonly Statistic _int8, _carry, _relu, _clip, _kept, _activations, _weights, _biases;
 
     private readonly List<ComputePlan> _compute = [];
     private readonly List<Value> _quantized = [];
@@ -36,6 +36,7 @@ internal sealed class PartitionInt8Run
         _int8 = context.Statistic("int8-nodes", "Conv/MatMul/Gemm nodes that run INT8");
         _carry = context.Statistic("carry-nodes", "data-movement nodes that carry INT8 between INT8 nodes (shared scale)");
         _relu = context.Statistic("relu-folded", "Relu nodes folded into the quantized range of the INT8 result before them");
+        _clip = context.Statistic("clip-folded", "Clip(0, max) nodes (ReLU6) folded into the quantized range of the INT8 result before them");
         _kept = context.Statistic("kept-fp32", "INT8 candidates kept FP32 (override, no calibrated range, unsupported form)");
         _activations = context.Statistic("activations-quantized", "activation tensors given a QuantizeLinear/DequantizeLinear pair");
         _weights = context.Statistic("weights-quantized", "weight constants stored as int8 initializers");
@@ -178,19 +179,46 @@ internal sealed class PartitionInt8Run
     private static bool IsBias(Value b, long channels) =>
         IsWeight(b) && b.Constant!.Dims.Length == 1 && b.Constant.Dims[0] == channels;
 
-    /// <summary>The result of an INT8 node (after a folded Relu) is quantized when it has a range and only node uses.</summary>
+    /// <summary>
+    /// The result of an INT8 node (after a folded Relu or Clip(0, max)) is quantized when it has a range and only
+    /// node uses.
+    /// </summary>
     private void QuantizeResult(Node n)
     {
         var y = n.Outputs[0];
-        if (y.Uses.Count == 1 && y.Uses[0] is { Kind: UseKind.Operand, User: { OpType: "Relu", IsDefaultDomain: true } relu }
-            && Fp32Override(relu) is null && Quantizable(relu.Outputs[0]))
+        if (y.Uses.Count == 1 && y.Uses[0] is { Kind: UseKind.Operand, User: { IsDefaultDomain: true } act }
+            && (act.OpType == "Relu" || act.OpType == "Clip" && ClipsAtZero(act))
+            && Fp32Override(act) is null && Quantizable(act.Outputs[0]))
         {
-            Annotate(relu, Why.ReluFolded);
-            _relu.Add();
-            AddQuantized(relu.Outputs[0]);
+            bool relu = act.OpType == "Relu";
+            Annotate(act, relu ? Why.ReluFolded : Why.ClipFolded);
+            (relu ? _relu : _clip).Add();
+            AddQuantized(act.Outputs[0]);
             return;
         }
         if (Quantizable(y)) AddQuantized(y);
+    }
+
+    /// <summary>
+    /// A Clip whose lower bound is the constant 0 (input 1 from opset 11, attribute <c>min</c> before) and whose
+    /// upper bound, if any, is a constant: a Relu with a ceiling, such as ReLU6. Its result's calibrated range lies
+    /// within [0, max], so quantizing that result alone keeps the clamp.
+    /// </summary>
+    private static bool ClipsAtZero(Node clip)
+    {
+        if (clip.Outputs.Count != 1 || clip.Inputs.Count == 0) return false;
+        if (clip.FindAttribute("min") is { } minAttr)
+            return minAttr.Value is FloatAttr { Value: 0f };
+        if (clip.Inputs.Count < 2 || clip.Inputs[1] is not { } lo || ScalarFloat(lo) != 0f) return false;
+        return clip.Inputs.Count < 3 || clip.Inputs[2] is not { } hi || ScalarFloat(hi) is not null;
+    }
+
+    /// <summary>The value of a float scalar initializer or Constant node; null for anything else.</summary>
+    private static float? ScalarFloat(Value v)
+    {
+        var c = v.Constant ?? (v.Producer is { OpType: "Constant", IsDefaultDomain: true } p && p.FindAttribute("value")?.Value is TensorAttr t ? t.Value : null);
+        if (c is not { ElementType: DataType.Float, ElementCount: 1 }) return null;
+        return System.Runtime.InteropServices.MemoryMarshal.Read<float>(c.Data.AsSpan());
     }
 
     /// <summary>A value that can get a Q/DQ pair: FP32, calibrated, used by nodes only (a graph output keeps its value).</summary>

@@ -21,6 +21,8 @@ public static class QuantizationAnnotations
         public const string OverrideName = "override_name";
         /// <summary>A Relu after an INT8 node: folded into the quantized range of its result (zero point at the bottom of the range).</summary>
         public const string ReluFolded = "relu_folded";
+        /// <summary>A Clip(0, max) (ReLU6) after an INT8 node: folded into the quantized range of its result, like a Relu.</summary>
+        public const string ClipFolded = "clip_folded";
         /// <summary>A data-movement op (MaxPool, Reshape, Transpose, Flatten, Concat) whose operand is already INT8: carries INT8 with the scale of its operand.</summary>
         public const string Int8Carry = "int8_carry";
         /// <summary>QuantizeLinear / DequantizeLinear of an activation at the INT8 boundary.</summary>

@@ -91,6 +91,60 @@ public sealed class PartitionInt8Tests
         Assert.Equal(1, Stat(report, "biases-quantized"));
     }
 
+    private const string MatMulRelu6Gemm = """
+        module {ir_version = 8, opsets = {"" = 13}}
+
+        graph @g(%x: f32[2,3]) -> (%y: f32[2,2]) {
+          %w = const f32[3,4] dense<[1.0, -0.5, 0.01, 0.3, 2.0, 0.25, -0.02, -0.7, -4.0, 0.125, 0.03, 0.1]>
+          %g = const f32[2,4] dense<[0.5, -1.0, 1.5, -2.0, 0.1, 0.2, 0.3, 0.4]>
+          %lo = const f32[] dense<[0.0]>
+          %hi = const f32[] dense<[6.0]>
+          %m = MatMul %x, %w : f32[2,4] loc("matmul")
+          %c = Clip %m, %lo, %hi : f32[2,4] loc("relu6")
+          %y = Gemm %c, %g {transB = 1} : f32[2,2] loc("gemm")
+          return %y
+        }
+        """;
+
+    /// <summary>
+    /// A Clip(0, 6) after an INT8 node folds like a Relu: only its result is quantized, and the runtime's QDQ lowering
+    /// then fuses MatMul + Clip + QuantizeLinear into one integer kernel whose clamp is the Clip.
+    /// </summary>
+    [Fact]
+    public void Relu6FoldsIntoTheRangeOfItsResult()
+    {
+        using var model = Run(MatMulRelu6Gemm, new Dictionary<string, string> { ["inline-ranges"] = "x:-1:1.5;m:-3:7;c:0:5.5;y:-5:5" }, out var report);
+        var g = model.Graph;
+        var clip = g.Nodes.Single(n => n.Name == "relu6");
+        Assert.Equal(QuantizationAnnotations.Why.ClipFolded, PrecisionAnnotations.ReasonOf(clip));
+        Assert.Equal(1, Stat(report, "clip-folded"));
+        Assert.Equal(0, Stat(report, "relu-folded"));
+        Assert.Equal("MatMul", clip.Inputs[0]!.Producer!.OpType); // m itself is not quantized
+        Assert.Equal("QuantizeLinear", Assert.Single(clip.Outputs[0].Uses).User!.OpType);
+        Assert.Equal(2, Stat(report, "activations-quantized")); // x and c
+
+        // The managed plan runs MatMul + Clip as one integer kernel; it agrees with the reference kernels running
+        // the QDQ graph within one quantisation step of c (5.5 / 255), carried through the FP32 Gemm.
+        float[] x = [-1.2f, 0.3f, 1.49f, 0.0f, 0.77f, -0.31f];
+        using var input = Tensor.FromFloats([2, 3], x);
+        var inputs = new Dictionary<string, Tensor> { ["x"] = input };
+        var reference = PlanCompiler.Compile(model, KernelRegistry.Reference());
+        using var want = new PlanExecutor(1).Run(reference, inputs)[0]!;
+        var plan = PlanCompiler.Compile(model, Alloy.Runtime.Kernels.Managed.ManagedKernels.CreateRegistry()); // lowers the QDQ groups in place
+        Assert.DoesNotContain(plan.Steps, s => s.Node.OpType is "Clip" or "MatMul");
+        Assert.Contains(plan.Steps, s => s.Node.OpType == "QLinearMatMul" && s.Node.Attributes.GetInt("relu", 0) == 1);
+        using var got = new PlanExecutor(1).Run(plan, inputs)[0]!;
+        float step = 5.5f / 255;
+        float[] gw = [0.5f, -1.0f, 1.5f, -2.0f, 0.1f, 0.2f, 0.3f, 0.4f];
+        var (a, b) = (want.ToArray<float>(), got.ToArray<float>());
+        for (int i = 0; i < a.Length; i++)
+        {
+            int row = i % 2;
+            float bound = step * Enumerable.Range(0, 4).Sum(k => Math.Abs(gw[row * 4 + k])) + 1e-5f;
+            Assert.True(Math.Abs(a[i] - b[i]) <= bound, $"y[{i}]: reference {a[i]}, integer plan {b[i]}");
+        }
+    }
+
     /// <summary>The reference kernels running the QDQ graph compute exactly the fake-quantized model: quantize, dequantize, FP32 math.</summary>
     [Fact]
     public void ReferenceKernelsComputeTheFakeQuantizedModel()

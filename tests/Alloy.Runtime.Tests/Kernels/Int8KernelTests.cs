@@ -154,6 +154,11 @@ public sealed class Int8KernelTests
         new long[] { 1, 130, 7, 7, 40, 3, 3, 1, 1, 1, 1 },    // K = 1170, 49 columns
         new long[] { 1, 3, 9, 150, 8, 3, 3, 2, 1, 1, 1 },     // stride 2 over long rows (vector even-byte path)
         new long[] { 1, 4, 9, 151, 4, 3, 3, 2, 1, 1, 4 },     // depthwise, stride 2, long rows
+        new long[] { 2, 5, 7, 7, 5, 3, 3, 1, 1, 1, 5 },       // depthwise, small planes, two images
+        new long[] { 1, 6, 14, 14, 6, 3, 3, 2, 1, 1, 6 },     // depthwise, stride 2, small planes
+        new long[] { 1, 3, 40, 37, 3, 5, 5, 1, 2, 1, 3 },     // depthwise 5×5 (odd tap count 25)
+        new long[] { 1, 4, 19, 23, 8, 3, 3, 2, 2, 2, 4 },     // depthwise, dilated, stride 2, multiplier 2
+        new long[] { 1, 3, 33, 70, 3, 2, 3, 3, 0, 1, 3 },     // depthwise 2×3, stride 3, no padding
     };
 
     [Theory]
@@ -308,9 +313,11 @@ public sealed class Int8KernelTests
     [InlineData(ElementType.Int8, 3, 2, 1)]
     [InlineData(ElementType.Int8, 2, 1, 0)]
     [InlineData(ElementType.UInt8, 5, 3, 2)]
-    public void MaxPoolOnIntegerDataMatchesTheReference(ElementType type, long kernel, long stride, long pad)
+    [InlineData(ElementType.UInt8, 3, 1, 1, 150)]
+    [InlineData(ElementType.Int8, 3, 2, 1, 263)]
+    public void MaxPoolOnIntegerDataMatchesTheReference(ElementType type, long kernel, long stride, long pad, long width = 71)
     {
-        using var x = RandomInt8(type, [2, 3, 67, 71], (int)(kernel * 10 + stride));
+        using var x = RandomInt8(type, [2, 3, 67, width], (int)(kernel * 10 + stride));
         var attrs = new Dictionary<string, object>
         {
             ["kernel_shape"] = new[] { kernel, kernel },

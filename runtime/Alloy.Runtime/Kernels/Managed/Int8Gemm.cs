@@ -70,32 +70,45 @@ internal static unsafe class Int8Gemm
         }
         int colPanels = (n + NR - 1) / NR;
         int groups = colPanels >= 4 * workers ? 1 : Math.Min(w.Panels, (4 * workers + colPanels - 1) / colPanels);
-        Sgemm.ParallelFor(workers, (long)colPanels * groups, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long item) =>
+        long items = (long)colPanels * groups;
+        long itemChunks = Math.Min(items, workers * 4L);
+        Sgemm.ParallelFor(workers, itemChunks, (long chunk) =>
+            Items(isa, w, (short*)xData, ldx, n, e, (byte*)yData, rowStride, colStride, groups, chunk * items / itemChunks, (chunk + 1) * items / itemChunks));
+    }
+
+    /// <summary>Work items [i0, i1): item = column panel × group of row panels; one scratch block for all of them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static void Items(Int8Isa isa, Int8PackedWeights w, short* x, long ldx, int n, Int8Requantization e, byte* y,
+        long rowStride, long colStride, int groups, long i0, long i1)
+    {
+        var block = ScratchPool.Rent((long)w.KPairs * NR * 4);
+        try
         {
-            int cp = (int)(item / groups), g = (int)(item % groups);
-            int p0 = (int)((long)g * w.Panels / groups), p1 = (int)((long)(g + 1) * w.Panels / groups);
-            var block = ScratchPool.Rent((long)w.KPairs * NR * 4);
-            try
+            int* packed = (int*)block.Pointer;
+            int* tile = stackalloc int[MR * NR];
+            for (long item = i0; item < i1; item++)
             {
-                int* packed = (int*)block.Pointer;
+                int cp = (int)(item / groups), g = (int)(item % groups);
+                int p0 = (int)((long)g * w.Panels / groups), p1 = (int)((long)(g + 1) * w.Panels / groups);
                 int j0 = cp * NR, cols = Math.Min(NR, n - j0);
-                PackColumns(isa, (short*)xData + j0, ldx, w.K, cols, packed);
-                int* tile = stackalloc int[MR * NR];
+                PackColumns(isa, x + j0, ldx, w.K, cols, packed);
                 for (int p = p0; p < p1; p++)
                 {
                     if (isa == Int8Isa.Avx512BW) Kernel512(w.KPairs, w.Panel(p), packed, tile);
                     else KernelScalar(w.KPairs, w.Panel(p), packed, tile);
                     int r0 = p * MR, rows = Math.Min(MR, w.Rows - r0);
-                    for (int r = 0; r < rows; r++)
-                        e.StoreRow(r0 + r, tile + r * NR, cols,
-                            (byte*)yData + ((r0 + r) * rowStride + j0 * colStride) * e.ElementSize, colStride, isa == Int8Isa.Avx512BW);
+                    byte* dst = y + (r0 * rowStride + j0 * colStride) * e.ElementSize;
+                    if (colStride == 1) e.StoreTile(r0, rows, tile, NR, cols, dst, rowStride, isa == Int8Isa.Avx512BW);
+                    else
+                        for (int r = 0; r < rows; r++)
+                            e.StoreRow(r0 + r, tile + r * NR, cols, dst + r * rowStride * e.ElementSize, colStride, isa == Int8Isa.Avx512BW);
                 }
             }
-            finally
-            {
-                ScratchPool.Return(block);
-            }
-        });
+        }
+        finally
+        {
+            ScratchPool.Return(block);
+        }
     }
 
     /// <summary>

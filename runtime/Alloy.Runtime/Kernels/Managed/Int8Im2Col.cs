@@ -11,7 +11,10 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// </summary>
 internal static unsafe class Int8Im2Col
 {
-    /// <summary><c>dst[i] = src[i·stride] − zeroPoint</c> for <paramref name="count"/> values.</summary>
+    /// <summary>
+    /// <c>dst[i] = src[i·stride] − zeroPoint</c> for <paramref name="count"/> values. On AVX-512 BW, strides 1 and 2 run
+    /// whole vectors with a masked last one (masked loads read no byte past the last element).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Widen(Int8Isa isa, byte* src, long stride, bool signed, int zeroPoint, short* dst, int count)
     {
@@ -20,31 +23,40 @@ internal static unsafe class Int8Im2Col
         {
             var z = Vector512.Create((short)zeroPoint);
             for (; i + 32 <= count; i += 32)
+                (Extend(Vector256.Load(src + i), signed) - z).Store(dst + i);
+            if (i < count)
             {
-                var v = signed
-                    ? Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)src + i))
-                    : Avx512BW.ConvertToVector512Int16(Vector256.Load(src + i)).AsInt16();
-                (v - z).Store(dst + i);
+                var bytes = Avx512BW.VL.MaskLoad(src + i, Int8Vectors.FirstBytes(count - i).GetLower(), Vector256<byte>.Zero);
+                Avx512BW.MaskStore(dst + i, Int8Vectors.FirstShorts(count - i), Extend(bytes, signed) - z);
             }
+            return;
         }
-        else if (isa == Int8Isa.Avx512BW && stride == 2)
+        if (isa == Int8Isa.Avx512BW && stride == 2)
         {
-            // The even bytes of 64 (vpmovwb keeps each 16-bit lane's low byte); the last vector stays inside the row.
+            // The even bytes of 64 (vpmovwb keeps each 16-bit lane's low byte); the last load is masked to the row.
             var z = Vector512.Create((short)zeroPoint);
-            for (; i + 33 <= count; i += 32)
+            for (; i < count; i += 32)
             {
-                var even = Avx512BW.ConvertToVector256Byte(Vector512.Load((ushort*)(src + 2 * i)));
-                var v = signed
-                    ? Avx512BW.ConvertToVector512Int16(even.AsSByte())
-                    : Avx512BW.ConvertToVector512Int16(even).AsInt16();
-                (v - z).Store(dst + i);
+                int n = Math.Min(32, count - i);
+                var v = n == 32 && i + 33 <= count
+                    ? Vector512.Load(src + 2 * i)
+                    : Avx512BW.MaskLoad(src + 2 * i, Int8Vectors.FirstBytes(2 * n - 1), Vector512<byte>.Zero);
+                var w = Extend(Avx512BW.ConvertToVector256Byte(v.AsUInt16()), signed) - z;
+                if (n == 32) w.Store(dst + i);
+                else Avx512BW.MaskStore(dst + i, Int8Vectors.FirstShorts(n), w);
             }
+            return;
         }
         if (signed)
             for (; i < count; i++) dst[i] = (short)((sbyte)src[i * stride] - zeroPoint);
         else
             for (; i < count; i++) dst[i] = (short)(src[i * stride] - zeroPoint);
     }
+
+    /// <summary>32 bytes widened to int16: sign-extended for int8, zero-extended for uint8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Extend(Vector256<byte> v, bool signed) =>
+        signed ? Avx512BW.ConvertToVector512Int16(v.AsSByte()) : Avx512BW.ConvertToVector512Int16(v).AsInt16();
 
     /// <summary>
     /// The im2col matrix of one image and one group: row (c, kh, kw) (c over <paramref name="channels"/> input

@@ -34,14 +34,19 @@ internal sealed unsafe class Int8MaxPoolKernel(IKernel fallback, SpatialAttribut
         long phaseBytes = rows * width;
         nint xData = (nint)x.Pointer, yData = (nint)y.Pointer;
         int workers = planes * outSize * g.KH * g.KW < (1L << 16) ? 1 : context.Threads;
-        Sgemm.ParallelFor(workers, planes, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long p) =>
+        long chunks = Math.Min(planes, workers * 4L);
+        Sgemm.ParallelFor(workers, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long chunk) =>
         {
+            long p0 = chunk * planes / chunks, p1 = (chunk + 1) * planes / chunks;
             var block = ScratchPool.Rent(phaseBytes * g.SW + 64);
             try
             {
                 byte* phases = (byte*)block.Pointer;
-                Fill((byte*)xData + p * inSize, flip, g, phases, rows, width, phaseBytes);
-                Plane(phases, width, phaseBytes, flip, (byte*)yData + p * outSize, g);
+                for (long p = p0; p < p1; p++)
+                {
+                    Fill((byte*)xData + p * inSize, flip, g, phases, rows, width, phaseBytes);
+                    Plane(phases, width, phaseBytes, flip, (byte*)yData + p * outSize, g);
+                }
             }
             finally
             {
@@ -66,9 +71,35 @@ internal sealed unsafe class Int8MaxPoolKernel(IKernel fallback, SpatialAttribut
                 long first = (g.PW - p + g.SW - 1) / g.SW;
                 long last = Math.Min(width - 64 - 1, (g.W - 1 + g.PW - p) / g.SW);
                 byte* dst = phases + p * phaseBytes + r * width;
-                for (long t = first; t <= last; t++) dst[t] = (byte)(src[t * g.SW + p - g.PW] ^ flip);
+                Copy(src + first * g.SW + p - g.PW, g.SW, flip, dst + first, last - first + 1);
             }
         }
+    }
+
+    /// <summary><c>dst[t] = src[t·stride] ^ flip</c> for <paramref name="count"/> bytes (masked 64-byte vectors for strides 1 and 2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Copy(byte* src, long stride, byte flip, byte* dst, long count)
+    {
+        long t = 0;
+        if (Avx512BW.IsSupported && stride <= 2)
+        {
+            var flipVector = Vector512.Create(flip);
+            for (; t < count; t += (64 / stride))
+            {
+                long n = Math.Min(64 / stride, count - t);
+                var mask = Int8Vectors.FirstBytes(n * stride - (stride - 1));
+                var v = Avx512BW.MaskLoad(src + t * stride, mask, Vector512<byte>.Zero);
+                if (stride == 2)
+                {
+                    var even = Avx512BW.ConvertToVector256Byte(v.AsUInt16());
+                    var store = Int8Vectors.FirstBytes(n);
+                    Avx512BW.MaskStore(dst + t, store, Vector512.Create(even, Vector256<byte>.Zero) ^ flipVector);
+                }
+                else Avx512BW.MaskStore(dst + t, mask, v ^ flipVector);
+            }
+            return;
+        }
+        for (; t < count; t++) dst[t] = (byte)(src[t * stride] ^ flip);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -89,11 +120,13 @@ internal sealed unsafe class Int8MaxPoolKernel(IKernel fallback, SpatialAttribut
             byte* dst = y + oh * g.OW;
             long ow = 0;
             if (Avx512BW.IsSupported)
-                for (; ow + 64 <= g.OW; ow += 64)
+                for (; ow < g.OW; ow += 64)
                 {
+                    // Rows have 64 bytes of slack, so whole vectors load; the last one stores only up to OW.
                     var m = Vector512.Load(src + offset[0] + ow);
                     for (int t = 1; t < taps; t++) m = Avx512BW.Max(m, Vector512.Load(src + offset[t] + ow));
-                    (m ^ flipVector).Store(dst + ow);
+                    var store = Int8Vectors.FirstBytes(g.OW - ow);
+                    Avx512BW.MaskStore(dst + ow, store, m ^ flipVector);
                 }
             for (; ow < g.OW; ow++)
             {

@@ -37,6 +37,7 @@ internal sealed unsafe class Int8Requantization
         Lo = (relu ? Math.Max(min, zeroPoint) : min) - zeroPoint;
         Hi = max - zeroPoint;
         VectorSafe = multiplier.All(double.IsFinite);
+        SmallMultipliers = multiplier.All(m => double.IsFinite(m) && Math.Abs(m) <= 1);
     }
 
     private Int8Requantization(Int8Requantization source, int rowOffset)
@@ -48,6 +49,7 @@ internal sealed unsafe class Int8Requantization
         Lo = source.Lo;
         Hi = source.Hi;
         VectorSafe = source.VectorSafe;
+        SmallMultipliers = source.SmallMultipliers;
         _rowOffset = source._rowOffset + rowOffset;
     }
 
@@ -64,12 +66,18 @@ internal sealed unsafe class Int8Requantization
     public int Hi { get; }
     /// <summary>Every multiplier is finite, so the vector path (no NaN handling) gives the reference's results.</summary>
     public bool VectorSafe { get; }
+    /// <summary>
+    /// Every multiplier is finite with |m| ≤ 1, so |v · m| ≤ 2³¹ − 1 for any int32 v: the product converts to int32
+    /// without overflow and can be clamped as an integer.
+    /// </summary>
+    public bool SmallMultipliers { get; }
 
     public int ElementSize => Kind == Int8OutputKind.Int32 ? 4 : 1;
 
     /// <summary>
     /// Stores <paramref name="count"/> sums of row <paramref name="row"/> (<paramref name="acc"/>, contiguous) at
-    /// <paramref name="dst"/> (bytes), consecutive results <paramref name="colStride"/> elements apart.
+    /// <paramref name="dst"/> (bytes), consecutive results <paramref name="colStride"/> elements apart. With
+    /// <paramref name="vector"/>, <paramref name="acc"/> is read in whole 16-int vectors (up to 15 past the last).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void StoreRow(int row, int* acc, int count, byte* dst, long colStride, bool vector)
@@ -84,6 +92,11 @@ internal sealed unsafe class Int8Requantization
         }
         double m = _multiplier[row];
         int j0 = 0;
+        if (vector && colStride == 1 && SmallMultipliers && Avx512BW.IsSupported)
+        {
+            StoreVector(acc, count, bias, m, dst);
+            return;
+        }
         if (vector && colStride == 1 && VectorSafe && Avx512F.IsSupported)
         {
             var vb = Vector512.Create(bias);
@@ -105,6 +118,73 @@ internal sealed unsafe class Int8Requantization
         }
         for (int j = j0; j < count; j++)
             dst[j * colStride] = (byte)Requantize(unchecked(acc[j] + bias), m);
+    }
+
+    /// <summary>
+    /// Rows <paramref name="r0"/> … of an MR-row tile (row stride <paramref name="tileStride"/> ints) to output rows
+    /// <paramref name="dstStride"/> elements apart, <paramref name="count"/> contiguous columns each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void StoreTile(int r0, int rows, int* tile, int tileStride, int count, byte* dst, long dstStride, bool vector)
+    {
+        if (vector && SmallMultipliers && Kind != Int8OutputKind.Int32 && Avx512BW.IsSupported)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                int row = r0 + r + _rowOffset;
+                StoreVector(tile + r * tileStride, count, _bias[row], _multiplier[row], dst + r * dstStride);
+            }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+            StoreRow(r0 + r, tile + r * tileStride, count, dst + r * dstStride * ElementSize, 1, vector);
+    }
+
+    /// <summary>
+    /// <paramref name="rows"/> runs of <paramref name="count"/> sums of one output channel <paramref name="row"/>
+    /// (<paramref name="accStride"/> ints apart, read in whole vectors) to output runs <paramref name="dstStride"/>
+    /// elements apart: the rows of one output plane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void StorePlane(int row, int* acc, long accStride, int rows, int count, byte* dst, long dstStride, bool vector)
+    {
+        if (vector && SmallMultipliers && Kind != Int8OutputKind.Int32 && Avx512BW.IsSupported)
+        {
+            int r = row + _rowOffset;
+            int bias = _bias[r];
+            double m = _multiplier[r];
+            for (int i = 0; i < rows; i++) StoreVector(acc + i * accStride, count, bias, m, dst + i * dstStride);
+            return;
+        }
+        for (int i = 0; i < rows; i++)
+            StoreRow(row, acc + i * accStride, count, dst + i * dstStride * ElementSize, 1, vector);
+    }
+
+    /// <summary>
+    /// The vector epilogue for multipliers of magnitude ≤ 1: int32 + bias → double · m → int32 (round half to even,
+    /// no overflow, see <see cref="SmallMultipliers"/>) → integer clamp → + zero point → bytes; the last partial
+    /// vector is masked. Equal to <see cref="Requantize"/> element by element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void StoreVector(int* acc, int count, int bias, double m, byte* dst)
+    {
+        var vb = Vector512.Create(bias);
+        var vm = Vector512.Create(m);
+        var lo = Vector512.Create(Lo);
+        var hi = Vector512.Create(Hi);
+        var zp = Vector512.Create(ZeroPoint);
+        for (int j = 0; j < count; j += 16)
+        {
+            var v = Vector512.Load(acc + j) + vb; // acc is read in whole vectors; lanes past count are not stored
+            var d0 = Avx512F.ConvertToVector512Double(v.GetLower()) * vm;
+            var d1 = Avx512F.ConvertToVector512Double(v.GetUpper()) * vm;
+            // cvtpd2dq rounds with MXCSR's mode: round half to even.
+            var q = Vector512.Create(Avx512F.ConvertToVector256Int32(d0), Avx512F.ConvertToVector256Int32(d1));
+            q = Avx512F.Min(Avx512F.Max(q, lo), hi) + zp;
+            var bytes = Avx512F.ConvertToVector128Byte(q);
+            if (j + 16 <= count) bytes.Store(dst + j);
+            else Avx512BW.VL.MaskStore(dst + j, Int8Vectors.FirstBytes(count - j).GetLower().GetLower(), bytes);
+        }
     }
 
     /// <summary>One requantised value (as an int in the output type's range), the reference's arithmetic.</summary>

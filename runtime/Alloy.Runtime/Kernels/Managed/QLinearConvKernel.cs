@@ -12,7 +12,7 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// an optional <c>relu</c> attribute). Weight scales and zero points are per tensor or per output channel (axis 0);
 /// the activation scale and zero point per tensor. Groups with several input channels run <see cref="Int8Gemm"/>
 /// on an int16 im2col matrix (activations minus their zero point, padding 0); depthwise groups (one input channel)
-/// run a direct loop. Results are bit-exact with the reference QLinearConv: the int32 sum of
+/// run <see cref="Int8DepthwiseConv"/>. Results are bit-exact with the reference QLinearConv: the int32 sum of
 /// <c>(x − x_zp)(w − w_zp)</c> plus the bias, wrapping, requantised by <see cref="Int8Requantization"/>. Packed
 /// weights are kept between runs while the weight tensor is the same object with the same bytes (the bytes are
 /// compared unless the node says its weights are constants: <c>constant_weights = 1</c>). Configurations outside
@@ -119,7 +119,7 @@ internal sealed unsafe class QLinearConvKernel : IKernel
         try
         {
             bool signed = x.Type == ElementType.Int8;
-            if (cg == 1) Depthwise(context.Threads, x, signed, xZp, weights.Depthwise!, requant, n, c, m, g, (byte*)y.Pointer);
+            if (cg == 1) Int8DepthwiseConv.Run(_isa, context.Threads, (byte*)x.Pointer, signed, xZp, weights.Depthwise!, requant, n, c, m, g, (byte*)y.Pointer);
             else Grouped(context.Threads, x, signed, xZp, weights.Packed!, requant, n, c, m, cg, g, (byte*)y.Pointer);
         }
         catch
@@ -224,75 +224,17 @@ internal sealed unsafe class QLinearConvKernel : IKernel
         int chunks = (int)Math.Min(channels, workers * 2L);
         nint planeData = (nint)plane, colData = (nint)cols;
         var isa = _isa;
+        // A 1×1 convolution with stride 1 and no padding reads every input element once, in order: its im2col
+        // matrix is the input itself, widened.
+        bool identity = g is { KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 } && g.OH == g.H && g.OW == g.W && ld == inSize;
         Sgemm.ParallelFor(workers, chunks, (long t) =>
         {
             long c0 = t * channels / chunks, c1 = (t + 1) * channels / chunks;
-            Int8Im2Col.Fill(isa, (byte*)planeData + c0 * inSize, signed, xZp, c1 - c0, g, (short*)colData + c0 * rowsPerChannel * ld, ld);
+            if (identity)
+                Int8Im2Col.Widen(isa, (byte*)planeData + c0 * inSize, 1, signed, xZp, (short*)colData + c0 * ld, checked((int)((c1 - c0) * inSize)));
+            else
+                Int8Im2Col.Fill(isa, (byte*)planeData + c0 * inSize, signed, xZp, c1 - c0, g, (short*)colData + c0 * rowsPerChannel * ld, ld);
         });
-    }
-
-    /// <summary>One input channel per group: output channel o reads input channel o / (M / C).</summary>
-    private void Depthwise(int threads, Tensor x, bool signed, int xZp, int[] taps, Int8Requantization e,
-        long n, long c, long m, ConvGeometry g, byte* y)
-    {
-        long mg = m / c, tapCount = g.KH * g.KW, outSize = g.OH * g.OW, inSize = g.H * g.W;
-        var layout = Int16PhaseLayout.Of(g);
-        nint xData = (nint)x.Pointer, yData = (nint)y;
-        var isa = _isa;
-        int workers = n * m * outSize * tapCount < (1L << 16) ? 1 : threads;
-        Sgemm.ParallelFor(workers, n * m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long p) =>
-        {
-            long img = p / m, oc = p - img * m, ic = oc / mg;
-            var block = ScratchPool.Rent(layout.Shorts * sizeof(short) + 64 + (g.OW + 16) * sizeof(int));
-            try
-            {
-                short* phases = (short*)block.Pointer;
-                int* acc = (int*)(phases + layout.Shorts + (-layout.Shorts & 31));
-                layout.Fill(isa, (byte*)xData + (img * c + ic) * inSize, signed, xZp, g, phases);
-                long* tapOffset = stackalloc long[(int)tapCount];
-                for (long i = 0; i < g.KH; i++)
-                    for (long j = 0; j < g.KW; j++)
-                    {
-                        long col = j * g.DW;
-                        tapOffset[i * g.KW + j] = col % g.SW * layout.PhaseShorts + i * g.DH * layout.Width + col / g.SW;
-                    }
-                fixed (int* wk = &taps[oc * tapCount])
-                    for (long oh = 0; oh < g.OH; oh++)
-                    {
-                        DepthwiseRow(isa, phases, tapOffset, (int)tapCount, wk, acc, g, oh * g.SH * layout.Width);
-                        e.StoreRow((int)oc, acc, (int)g.OW, (byte*)yData + (p * outSize + oh * g.OW) * e.ElementSize, 1, isa == Int8Isa.Avx512BW);
-                    }
-            }
-            finally
-            {
-                ScratchPool.Return(block);
-            }
-        });
-    }
-
-    /// <summary>One output row of a depthwise plane: tap (kh, kw) reads phase (kw·DW) mod SW, contiguous in ow.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DepthwiseRow(Int8Isa isa, short* phases, long* tapOffset, int taps, int* wk, int* acc, ConvGeometry g, long rowOffset)
-    {
-        short* src = phases + rowOffset;
-        long ow = 0;
-        if (isa == Int8Isa.Avx512BW)
-        {
-            for (; ow < g.OW; ow += 16)
-            {
-                var sum = Vector512<int>.Zero;
-                for (int t = 0; t < taps; t++)
-                    sum += Avx512F.ConvertToVector512Int32(Vector256.Load(src + tapOffset[t] + ow)) * Vector512.Create(wk[t]);
-                sum.Store(acc + ow); // acc has 16 ints of slack
-            }
-            return;
-        }
-        for (; ow < g.OW; ow++)
-        {
-            int sum = 0;
-            for (int t = 0; t < taps; t++) sum = unchecked(sum + src[tapOffset[t] + ow] * wk[t]);
-            acc[ow] = sum;
-        }
     }
 
     /// <summary>Packed weights for one weight tensor and zero point.</summary>
@@ -307,42 +249,6 @@ internal sealed unsafe class QLinearConvKernel : IKernel
         public void Dispose()
         {
             if (Packed is not null) foreach (var p in Packed) p.Dispose();
-        }
-    }
-}
-
-/// <summary>
-/// The zero-padded int16 plane (activations minus their zero point) of a depthwise convolution, split into SW
-/// column phases (phase p holds padded columns p, p + SW, …), each <see cref="Rows"/> × <see cref="Width"/> values
-/// with 16 columns of slack so whole vectors can be loaded past the last output.
-/// </summary>
-internal readonly record struct Int16PhaseLayout(long Rows, long Width, long PhaseShorts, long Shorts)
-{
-    public static Int16PhaseLayout Of(ConvGeometry g)
-    {
-        long rows = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
-        long width = g.OW + (g.KW - 1) * g.DW / g.SW + 1 + 16;
-        long phase = rows * width;
-        return new Int16PhaseLayout(rows, width, phase, phase * g.SW);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public unsafe void Fill(Int8Isa isa, byte* plane, bool signed, int zeroPoint, ConvGeometry g, short* phases)
-    {
-        new Span<short>(phases, checked((int)Shorts)).Clear();
-        for (long r = 0; r < Rows; r++)
-        {
-            long ih = r - g.PH;
-            if (ih < 0 || ih >= g.H) continue;
-            for (long p = 0; p < g.SW; p++)
-            {
-                if (g.W - 1 + g.PW - p < 0) continue;
-                long first = (g.PW - p + g.SW - 1) / g.SW;
-                long last = Math.Min(Width - 16 - 1, (g.W - 1 + g.PW - p) / g.SW);
-                if (last < first) continue;
-                long iw = first * g.SW + p - g.PW;
-                Int8Im2Col.Widen(isa, plane + ih * g.W + iw, g.SW, signed, zeroPoint, phases + p * PhaseShorts + r * Width + first, (int)(last - first + 1));
-            }
         }
     }
 }
