@@ -52,7 +52,23 @@ internal sealed class NodeContext
     public void Set(int i, DataType elem, Shape? shape)
     {
         if (i >= Out.Length) return;
-        Out[i] = elem == DataType.Undefined && shape is null ? null : new TensorType(elem, shape);
+        Out[i] = elem == DataType.Undefined && shape is null ? null : OperandTypeEqualTo(elem, shape) ?? new TensorType(elem, shape);
+    }
+
+    /// <summary>
+    /// An operand's type equal to (<paramref name="elem"/>, <paramref name="shape"/>), shared instead of a new equal
+    /// one (types are immutable and compared by value): elementwise ops and most others give results of an operand's type.
+    /// </summary>
+    private TensorType? OperandTypeEqualTo(DataType elem, Shape? shape)
+    {
+        var inputs = Node.Inputs;
+        for (int k = 0; k < inputs.Count; k++)
+        {
+            if (inputs[k]?.Type is TensorType t && t.ElementType == elem
+                && (ReferenceEquals(t.Shape, shape) || (t.Shape is { } have && shape is not null && have.Rank == shape.Rank && have.Equals(shape))))
+                return t;
+        }
+        return null;
     }
 
     public void SetDims(int i, DataType elem, IEnumerable<Dim> dims) => Set(i, elem, Owned(dims.ToArray()));
