@@ -11,18 +11,35 @@ internal sealed class NodeContext
     public NodeContext(ShapeInferenceEngine engine, Node node, long opset)
     {
         Engine = engine;
-        Node = node;
         Opset = opset;
+        Node = node;
         Out = new IrType?[node.Outputs.Count];
         OutKnown = new KnownValue?[node.Outputs.Count];
     }
 
+    /// <summary>Makes this context the one of <paramref name="node"/> (the engine reuses a context from node to node).</summary>
+    public void Reset(Node node)
+    {
+        Node = node;
+        int results = node.Outputs.Count;
+        if (Out.Length != results)
+        {
+            Out = new IrType?[results];
+            OutKnown = new KnownValue?[results];
+        }
+        else
+        {
+            Array.Clear(Out);
+            Array.Clear(OutKnown);
+        }
+    }
+
     public ShapeInferenceEngine Engine { get; }
-    public Node Node { get; }
+    public Node Node { get; private set; }
     /// <summary>The default-domain opset the model imports.</summary>
     public long Opset { get; }
-    public IrType?[] Out { get; }
-    public KnownValue?[] OutKnown { get; }
+    public IrType?[] Out { get; private set; }
+    public KnownValue?[] OutKnown { get; private set; }
 
     public int InputCount => Node.Inputs.Count;
     public int OutputCount => Node.Outputs.Count;
@@ -38,6 +55,9 @@ internal sealed class NodeContext
     public KnownValue? Known(int i) => Has(i) ? Engine.Known(Node.Inputs[i]!) : null;
     /// <summary>Every element of operand <paramref name="i"/> as a number, when all are known.</summary>
     public long[]? KnownInts(int i) => Known(i)?.AllInts();
+
+    /// <summary>The element type of operand <paramref name="a"/> when known, else of <paramref name="b"/>.</summary>
+    public DataType FirstElem(int a, int b) => Elem(a) is var e && e != DataType.Undefined ? e : Elem(b);
 
     /// <summary>The first operand element type that is known, among <paramref name="inputs"/>.</summary>
     public DataType FirstElem(params int[] inputs)
