@@ -3,7 +3,8 @@ namespace Alloy.IR;
 /// <summary>
 /// The verifier's invariants checked in one linear walk without hash sets: definitions are stamped on the values
 /// themselves (a stamp unique to each walk), operands must carry the current stamp (defined before use, in this
-/// graph), and use-lists are matched to operand slots by counting plus a duplicate check. Answers only valid or
+/// graph), and use-lists are matched to operand slots by counting plus a duplicate check, each value's use-list
+/// right where the value is defined (while it is in cache). Answers only valid or
 /// not; <see cref="Verifier"/> runs its thorough check, which names each issue, when the answer is not valid.
 /// Like the rest of the IR, not safe against another thread mutating or verifying the same graph concurrently.
 /// </summary>
@@ -28,57 +29,6 @@ internal static class FastVerifier
             if (v.Name.Length > 0) named++;
             return true;
         }
-
-        foreach (var c in g.Captures)
-        {
-            if (!Define(c) || c.Kind != ValueKind.Capture || c.Outer is not { } outer || g.Parent is not { } parent) return false;
-            if (outer.Owner != parent || !ReferenceEquals(parent.FindLocal(outer.Name), outer)) return false;
-            if (g.OwnerNode is { } owner && outer.Producer is { } p)
-            {
-                if (p == owner) return false;
-                if (parentStamp != 0 ? outer.Stamp != parentStamp : !Verifier.Precedes(p, owner)) return false;
-            }
-        }
-        foreach (var v in g.Inputs)
-            if (!Define(v) || v.Kind != ValueKind.Input) return false;
-        foreach (var v in g.Constants)
-        {
-            if (v.Kind == ValueKind.Input)
-            {
-                if (v.Constant is null) return false;
-                continue;
-            }
-            if (!Define(v) || (v.Constant is null && v.SparseConstant is null)) return false;
-        }
-
-        long operandRefs = 0;
-        Node? prev = null;
-        int count = 0, limit = g.NodeCount;
-        for (var n = g.FirstNode; n is not null; n = n.Next)
-        {
-            if (++count > limit || n.Owner != g || n.Prev != prev) return false;
-            prev = n;
-            var inputs = n.InputList;
-            for (int i = 0; i < inputs.Count; i++)
-            {
-                var v = inputs[i];
-                if (v is null) continue;
-                operandRefs++;
-                if (v.Owner != g || v.Stamp != stamp) return false;
-            }
-            var outputs = n.OutputList;
-            for (int i = 0; i < outputs.Count; i++)
-            {
-                var r = outputs[i];
-                if (!Define(r) || r.Producer != n) return false;
-            }
-            if (n.HasSubgraphs)
-            {
-                foreach (var sub in n.Subgraphs)
-                    if (sub.Parent != g || sub.OwnerNode != n || !IsValid(sub, stamp)) return false;
-            }
-        }
-        if (count != g.NodeCount || prev != g.LastNode || named != g.NamedValueCount) return false;
 
         // Every use points back at its value; operand uses of this graph's nodes are distinct and as many as the
         // operand slots, so they are exactly the slots.
@@ -105,18 +55,57 @@ internal static class FastVerifier
             }
             return uses.Count < 2 || Distinct(uses);
         }
-        foreach (var v in g.Captures)
-            if (!CheckUses(v)) return false;
+        foreach (var c in g.Captures)
+        {
+            if (!Define(c) || c.Kind != ValueKind.Capture || c.Outer is not { } outer || g.Parent is not { } parent || !CheckUses(c)) return false;
+            if (outer.Owner != parent || !ReferenceEquals(parent.FindLocal(outer.Name), outer)) return false;
+            if (g.OwnerNode is { } owner && outer.Producer is { } p)
+            {
+                if (p == owner) return false;
+                if (parentStamp != 0 ? outer.Stamp != parentStamp : !Verifier.Precedes(p, owner)) return false;
+            }
+        }
         foreach (var v in g.Inputs)
-            if (!CheckUses(v)) return false;
+            if (!Define(v) || v.Kind != ValueKind.Input || !CheckUses(v)) return false;
         foreach (var v in g.Constants)
-            if (v.Kind != ValueKind.Input && !CheckUses(v)) return false;
+        {
+            if (v.Kind == ValueKind.Input)
+            {
+                if (v.Constant is null) return false;
+                continue;
+            }
+            if (!Define(v) || (v.Constant is null && v.SparseConstant is null) || !CheckUses(v)) return false;
+        }
+
+        long operandRefs = 0;
+        Node? prev = null;
+        int count = 0, limit = g.NodeCount;
         for (var n = g.FirstNode; n is not null; n = n.Next)
         {
+            if (++count > limit || n.Owner != g || n.Prev != prev) return false;
+            prev = n;
+            var inputs = n.InputList;
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                var v = inputs[i];
+                if (v is null) continue;
+                operandRefs++;
+                if (v.Owner != g || v.Stamp != stamp) return false;
+            }
             var outputs = n.OutputList;
             for (int i = 0; i < outputs.Count; i++)
-                if (!CheckUses(outputs[i])) return false;
+            {
+                var r = outputs[i];
+                if (!Define(r) || r.Producer != n || !CheckUses(r)) return false;
+            }
+            if (n.HasSubgraphs)
+            {
+                foreach (var sub in n.Subgraphs)
+                    if (sub.Parent != g || sub.OwnerNode != n || !IsValid(sub, stamp)) return false;
+            }
         }
+        if (count != g.NodeCount || prev != g.LastNode || named != g.NamedValueCount) return false;
+
         if (operandUses != operandRefs) return false;
 
         var graphOutputs = g.Outputs;

@@ -24,6 +24,22 @@ public sealed class Graph
 
     internal void NoteSubgraphs() => _mayHoldSubgraphs = true;
 
+    /// <summary>
+    /// Counts structural changes (definitions, names, operands, use-lists, node order, outputs, captures, attached
+    /// subgraphs) of this graph and of the graphs nested in it; the <see cref="Verifier"/> does not walk a top-level
+    /// graph again while this count is the one it last found valid (<see cref="VerifiedVersion"/>).
+    /// </summary>
+    internal long StructureVersion { get; private set; }
+
+    /// <summary>The <see cref="StructureVersion"/> the verifier last found valid (-1: never).</summary>
+    internal long VerifiedVersion { get; set; } = -1;
+
+    /// <summary>Records a structural change here and in every enclosing graph.</summary>
+    internal void Touch()
+    {
+        for (var g = this; g is not null; g = g.Parent) g.StructureVersion++;
+    }
+
     public Graph(string name, Graph? parent = null)
     {
         Name = name;
@@ -129,6 +145,7 @@ public sealed class Graph
 
     private Value Define(string name, ValueKind kind, IrType? type)
     {
+        Touch();
         var v = new Value(this, name, kind, type);
         if (name.Length > 0)
         {
@@ -141,6 +158,7 @@ public sealed class Graph
     /// <summary>Renames a value; the new name must be free in this graph.</summary>
     public void Rename(Value value, string name)
     {
+        Touch();
         if (value.Owner != this) throw new IrException($"value '{value.Name}' does not belong to graph '{Name}'");
         if (name == value.Name) return;
         if (name.Length > 0 && _scope.ContainsKey(name)) throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
@@ -180,6 +198,7 @@ public sealed class Graph
     /// <summary>Gives a graph input a default value (an initializer with the input's name).</summary>
     public void SetInputDefault(Value input, TensorConstant? data)
     {
+        Touch();
         if (input.Kind != ValueKind.Input || input.Owner != this) throw new IrException($"'{input.Name}' is not an input of graph '{Name}'");
         if (data is not null && !IsListedConstant(input)) ListConstant(input);
         if (data is null && IsListedConstant(input)) UnlistConstant(input);
@@ -189,6 +208,7 @@ public sealed class Graph
     /// <summary>Removes a constant that has no uses (constant time; the list is compacted when next read).</summary>
     public void RemoveConstant(Value constant)
     {
+        Touch();
         if (constant.HasUses) throw new IrException($"constant '{constant.Name}' still has {constant.Uses.Count} use(s)");
         if (!IsListedConstant(constant)) throw new IrException($"'{constant.Name}' is not a constant of graph '{Name}'");
         UnlistConstant(constant);
@@ -228,6 +248,7 @@ public sealed class Graph
     /// <summary>The local stand-in for <paramref name="outer"/>, a value of an enclosing graph (created once).</summary>
     public Value Capture(Value outer)
     {
+        Touch();
         if (Parent is null) throw new IrException($"graph '{Name}' has no enclosing graph to capture '{outer.Name}' from");
         foreach (var c in _captures)
             if (c.Outer == outer) return c;
@@ -242,6 +263,7 @@ public sealed class Graph
     /// <summary>Removes a capture nothing in this graph uses; the enclosing value loses the use the capture held.</summary>
     public void RemoveCapture(Value capture)
     {
+        Touch();
         int index = capture.Kind == ValueKind.Capture && capture.Owner == this ? _captures.IndexOf(capture) : -1;
         if (index < 0) throw new IrException($"'{capture.Name}' is not a capture of graph '{Name}'");
         if (capture.HasUses) throw new IrException($"capture '{capture.Name}' still has {capture.Uses.Count} use(s)");
@@ -263,6 +285,7 @@ public sealed class Graph
 
     public void AddOutput(Value value)
     {
+        Touch();
         CheckVisible(value);
         _outputs.Add(value);
         value.UseList.Add(new Use(UseKind.GraphOutput, null, this, _outputs.Count - 1));
@@ -270,6 +293,7 @@ public sealed class Graph
 
     public void SetOutput(int index, Value value)
     {
+        Touch();
         CheckVisible(value);
         var old = _outputs[index];
         old.UseList.Remove(new Use(UseKind.GraphOutput, null, this, index));
@@ -321,6 +345,7 @@ public sealed class Graph
 
     public void SetOperand(Node node, int index, Value? value)
     {
+        Touch();
         if (value is not null) value = Local(value);
         var old = node.InputList[index];
         old?.UseList.Remove(new Use(UseKind.Operand, node, null, index));
@@ -330,6 +355,7 @@ public sealed class Graph
 
     public void AddOperand(Node node, Value? value)
     {
+        Touch();
         if (value is not null) value = Local(value);
         node.InputList.Add(value);
         value?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
@@ -338,6 +364,7 @@ public sealed class Graph
     /// <summary>Makes every use of <paramref name="from"/> (operands, graph outputs, captures) use <paramref name="to"/>.</summary>
     public void ReplaceAllUsesWith(Value from, Value to)
     {
+        Touch();
         if (from == to) return;
         foreach (var use in from.UseList.ToArray())
         {
@@ -377,6 +404,7 @@ public sealed class Graph
     /// <summary>Drops the uses this graph (and graphs nested in it) hold on enclosing values, when it is detached.</summary>
     internal void ReleaseCaptures()
     {
+        Touch();
         foreach (var n in Nodes)
             foreach (var g in n.Subgraphs) g.ReleaseCaptures();
         for (int i = 0; i < _captures.Count; i++)
@@ -393,6 +421,7 @@ public sealed class Graph
 
     private void Link(Node node, Node? before)
     {
+        Touch();
         node.Owner = this;
         if (node.HasSubgraphs) _mayHoldSubgraphs = true;
         _nodeCount++;
@@ -415,6 +444,7 @@ public sealed class Graph
 
     private void Unlink(Node node)
     {
+        Touch();
         _nodeCount--;
         if (node.Prev is null) FirstNode = node.Next;
         else node.Prev.Next = node.Next;

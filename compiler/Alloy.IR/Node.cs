@@ -64,6 +64,7 @@ public sealed class Node
             g.OwnerNode = this;
             _hasSubgraphs = true;
             Owner?.NoteSubgraphs();
+            Owner?.Touch();
         }
         _attributes ??= new List<Attr>(2);
         for (int i = 0; i < _attributes.Count; i++)
@@ -94,6 +95,7 @@ public sealed class Node
         {
             g.ReleaseCaptures();
             g.OwnerNode = null;
+            Owner?.Touch();
         }
     }
 

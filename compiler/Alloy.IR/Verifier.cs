@@ -14,18 +14,36 @@ public static class Verifier
 {
     public static IReadOnlyList<VerifierIssue> Verify(Model model)
     {
-        var issues = new List<VerifierIssue>();
-        if (!FastVerifier.IsValid(model.Graph)) VerifyGraph(model.Graph, issues);
-        foreach (var f in model.Functions)
-            if (!FastVerifier.IsValid(f.Body)) VerifyGraph(f.Body, issues);
-        return issues;
+        List<VerifierIssue>? issues = null;
+        Verify(model.Graph, ref issues);
+        foreach (var f in model.Functions) Verify(f.Body, ref issues);
+        return (IReadOnlyList<VerifierIssue>?)issues ?? [];
     }
 
     public static IReadOnlyList<VerifierIssue> Verify(Graph graph)
     {
-        var issues = new List<VerifierIssue>();
-        if (!FastVerifier.IsValid(graph)) VerifyGraph(graph, issues);
-        return issues;
+        List<VerifierIssue>? issues = null;
+        Verify(graph, ref issues);
+        return (IReadOnlyList<VerifierIssue>?)issues ?? [];
+    }
+
+    /// <summary>
+    /// Checks one graph. A top-level graph whose structure has not changed since the verifier last found it valid
+    /// (<see cref="Graph.StructureVersion"/>: every change of definitions, operands, use-lists, node order, outputs,
+    /// captures or attached subgraphs, here or in a nested graph, counts) is still valid and is not walked again. A
+    /// subgraph checked on its own is always walked: its captures depend on the enclosing graph.
+    /// </summary>
+    private static void Verify(Graph g, ref List<VerifierIssue>? issues)
+    {
+        bool topLevel = g.Parent is null;
+        long version = g.StructureVersion;
+        if (topLevel && g.VerifiedVersion == version) return;
+        if (FastVerifier.IsValid(g))
+        {
+            if (topLevel) g.VerifiedVersion = version;
+            return;
+        }
+        VerifyGraph(g, issues ??= []);
     }
 
     /// <summary>Throws <see cref="IrException"/> listing every issue when the graph is not valid.</summary>

@@ -89,12 +89,12 @@ public class GraphMutationTests
     public void VerifierFindsAUseListEntryListedTwiceInsteadOfAnother()
     {
         // Two operand slots read x; its use-list names the first slot twice and not the second: counts agree,
-        // so only the duplicate check can notice.
+        // so only the duplicate check can notice. (The use-list is corrupted behind the Graph API, which the
+        // verifier's record of unchanged, already verified graphs cannot see: the graph is verified only after.)
         var g = new Graph("g");
         var x = g.AddInput("x", F32(1));
         var mul = g.AddNode("Mul", [x, x], ["y"]);
         g.AddOutput(mul.Outputs[0]);
-        Assert.Empty(Verifier.Verify(g));
         var uses = (List<Use>)x.Uses;
         uses[1] = uses[0];
         var issues = Verifier.Verify(g);

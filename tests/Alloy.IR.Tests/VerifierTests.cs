@@ -147,4 +147,54 @@ public class VerifierTests
         Assert.Empty(g.Constants);
         Assert.Empty(Verifier.Verify(g));
     }
+    [Fact]
+    public void EveryStructuralChangeAfterAValidCheckIsCheckedAgain()
+    {
+        // The verifier does not walk a graph again while its structure is unchanged since it was found valid:
+        // each kind of change below must make the next verification walk it and see the problem.
+        var m = IrParser.ParseModel(Valid);
+        var g = m.Graph;
+        var mul = g.Nodes.Single(n => n.OpType == "Mul");
+        var iff = g.Nodes.Single(n => n.OpType == "If");
+        var x = g.FindLocal("x")!;
+        var y = g.FindLocal("y")!;
+        Assert.Empty(Verifier.Verify(m));
+
+        g.SetOperand(mul, 0, y);
+        Assert.Contains(Verifier.Verify(m), i => i.Message.Contains("used before it is defined"));
+        g.SetOperand(mul, 0, x);
+        Assert.Empty(Verifier.Verify(m));
+
+        g.AddOperand(mul, y);
+        Assert.Contains(Verifier.Verify(m), i => i.Message.Contains("used before it is defined"));
+        g.SetOperand(mul, 2, x);
+        Assert.Empty(Verifier.Verify(m));
+
+        g.Move(iff, mul);
+        Assert.NotEmpty(Verifier.Verify(m));
+        g.Move(iff, null);
+        Assert.Empty(Verifier.Verify(m));
+
+        // A change inside a body counts for the graph that holds it.
+        var els = iff.Subgraphs.Last();
+        var neg = els.Nodes.Single();
+        var late = g.AddNode("Relu", [y], ["late"]);
+        Assert.Empty(Verifier.Verify(m));
+        els.SetOperand(neg, 0, late.Outputs[0]);
+        Assert.Contains(Verifier.Verify(m), i => i.Message.Contains("does not come before the owning node"));
+        els.SetOperand(neg, 0, x);
+        els.RemoveCapture(els.Captures.Single(c => c.Outer == late.Outputs[0]));
+        g.Erase(late);
+        Assert.Empty(Verifier.Verify(m));
+
+        // Attaching a body whose capture is defined after the owning node.
+        var relu = g.AddNode("Relu", [x], ["r"]);
+        var body = new Graph("b", g);
+        body.AddOutput(body.Capture(relu.Outputs[0]));
+        Assert.Empty(Verifier.Verify(m));
+        mul.SetAttribute(new Attr("body", new GraphAttr(body)));
+        Assert.Contains(Verifier.Verify(m), i => i.Message.Contains("does not come before the owning node"));
+        mul.RemoveAttribute("body");
+        Assert.Empty(Verifier.Verify(m));
+    }
 }

@@ -131,8 +131,13 @@ internal sealed class FoldCastsRun
         seen.TryAdd((input, key), n);
     }
 
-    private static string AttributeKey(Node n) =>
-        string.Join(";", n.Attributes.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a => $"{a.Name}={Describe(a.Value)}"));
+    private static string AttributeKey(Node n)
+    {
+        var attributes = n.Attributes;
+        // The usual Cast has only "to": the same key without sorting and joining.
+        if (attributes.Count == 1) return attributes[0].Name + "=" + Describe(attributes[0].Value);
+        return string.Join(";", attributes.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a => $"{a.Name}={Describe(a.Value)}"));
+    }
 
     private static string Describe(AttrValue v) => v switch
     {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Alloy.IR;
 using Alloy.Passes.Precision;
 using Alloy.Pipeline;
@@ -50,7 +51,8 @@ internal sealed class InsertCastsRun
     private readonly Dictionary<Node, Node> _lastInsertedAfter = [];
     private readonly Dictionary<Graph, Node?> _startAnchor = [];
     private readonly HashSet<Node> _bypassed = [];
-    private readonly List<Value> _replacedConstants = [];
+    /// <summary>Constants converted at least once, in the order first converted, with their first version and the number of versions.</summary>
+    private readonly Dictionary<Value, (Value First, int Count)> _replacedConstants = [];
 
     public InsertCastsRun(Model model, PassContext context, bool keepIo)
     {
@@ -142,10 +144,14 @@ internal sealed class InsertCastsRun
     private void ProcessGraph(Graph g)
     {
         _startAnchor[g] = g.FirstNode;
-        foreach (var n in g.Nodes.ToList())
+        // Casts are inserted only before the node being processed (after a producer, or at the start), so the walk
+        // follows the live list and sees each original node once.
+        for (var n = g.FirstNode; n is not null;)
         {
+            var next = n.Next;
             _context.ThrowIfCancelled();
             ProcessNode(n);
+            n = next;
         }
     }
 
@@ -284,7 +290,8 @@ internal sealed class InsertCastsRun
                 var owner = root.Owner;
                 var k = owner.AddConstant(_names.Fresh(owner, $"{root.Name}_{type.ShortName()}"), converted!);
                 _converted[(root, type)] = k;
-                _replacedConstants.Add(root);
+                ref var versions = ref CollectionsMarshal.GetValueRefOrAddDefault(_replacedConstants, root, out bool known);
+                versions = known ? (versions.First, versions.Count + 1) : (k, 1);
                 _constantsConverted.Add();
                 return k;
             }
@@ -394,16 +401,14 @@ internal sealed class InsertCastsRun
             if (input?.Producer is { } p && IsCast(p)) pending.Push(p);
         }
 
-        var versionsOf = _converted.GroupBy(kv => kv.Key.Item1).ToDictionary(grp => grp.Key, grp => grp.Select(kv => kv.Value).ToList());
-        foreach (var c in _replacedConstants.Distinct())
+        foreach (var (c, (first, count)) in _replacedConstants)
         {
-            var versions = versionsOf[c];
-            if (c.Kind == ValueKind.Constant && versions.Count == 1 && versions[0].Owner == c.Owner && c.HasUses && c.Uses.All(IsDeadCapture))
+            if (c.Kind == ValueKind.Constant && count == 1 && first.Owner == c.Owner && c.HasUses && c.Uses.All(IsDeadCapture))
             {
                 // Bodies still list the f32 constant as a capture nothing reads: let those captures stand for the
                 // converted constant instead, so the f32 copy can go.
-                c.Owner.ReplaceAllUsesWith(c, versions[0]);
-                SetElem(versions[0], Elem(versions[0])!.Value);
+                c.Owner.ReplaceAllUsesWith(c, first);
+                SetElem(first, Elem(first)!.Value);
             }
             if (c.HasUses) continue;
             if (c.Kind == ValueKind.Constant)
@@ -412,7 +417,7 @@ internal sealed class InsertCastsRun
                 var name = c.Name;
                 g.RemoveConstant(c);
                 // With one converted version left, it takes over the original name (weights keep their names).
-                if (versions.Count == 1 && versions[0].Owner == g) g.Rename(versions[0], name);
+                if (count == 1 && first.Owner == g) g.Rename(first, name);
             }
             else if (c.Producer is { } p && p.Owner is { } owner && !p.Outputs.Any(r => r.HasUses))
             {

@@ -100,13 +100,67 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
 
     private enum Paint : byte { Allow, Infer, Clear, Deny }
 
+    /// <summary>The traversals of steps (1) to (3): which nodes a walk enters and what it does on each.</summary>
+    private enum Walk : byte { ClearUpstream, DenyForward, Reach, InferClearDownstream, BetweenAllow, LowTail, ClearFlow }
+
+    /// <summary>The per-node state of one decision; the traversals read and write it without allocating.</summary>
+    private sealed class State(int n, bool lowTail)
+    {
+        public readonly Paint[] Paint = new Paint[n];
+        public readonly string[] Why = new string[n];
+        public readonly bool[] Low = new bool[n];
+        public readonly bool[] Deny = new bool[n];
+        public readonly bool[] UpstreamOfDenyOrInfer = new bool[n];
+        public readonly bool[] Downstream = new bool[n];
+        public readonly bool[] Tail = new bool[n];
+        public readonly bool LowTail = lowTail;
+
+        public bool InferOrClear(int i) => Paint[i] is PropagatePrecisionPass.Paint.Infer or PropagatePrecisionPass.Paint.Clear;
+
+        /// <summary>Whether <paramref name="walk"/> enters node <paramref name="i"/> (not yet seen, not its root).</summary>
+        public bool Enter(Walk walk, int i) => walk switch
+        {
+            Walk.ClearUpstream => Paint[i] == PropagatePrecisionPass.Paint.Clear,
+            Walk.DenyForward => !Deny[i] && UpstreamOfDenyOrInfer[i],
+            Walk.Reach => true,
+            Walk.InferClearDownstream => !Low[i] && !Deny[i] && InferOrClear(i),
+            Walk.BetweenAllow => Downstream[i] && !Low[i],
+            Walk.LowTail => Tail[i] && !Low[i] && !Deny[i] && InferOrClear(i),
+            _ => !Low[i] && !Deny[i] && Paint[i] == PropagatePrecisionPass.Paint.Clear && (LowTail || !Tail[i]),
+        };
+
+        /// <summary>What <paramref name="walk"/> does on a node it enters (and on its root).</summary>
+        public void Visit(Walk walk, int i)
+        {
+            switch (walk)
+            {
+                case Walk.DenyForward:
+                    if (Deny[i]) return;
+                    Deny[i] = true;
+                    Why[i] = PrecisionAnnotations.Why.DenyPropagation;
+                    break;
+                case Walk.BetweenAllow or Walk.LowTail or Walk.ClearFlow:
+                    if (Low[i]) return;
+                    Low[i] = true;
+                    Why[i] = walk switch
+                    {
+                        Walk.BetweenAllow => PrecisionAnnotations.Why.BetweenAllow,
+                        Walk.LowTail => PrecisionAnnotations.Why.LowTail,
+                        _ => PrecisionAnnotations.Why.ClearFlow,
+                    };
+                    break;
+            }
+        }
+    }
+
     private Decision Decide(PrecisionGraph g, PassContext context)
     {
         int n = g.Count;
-        var paint = new Paint[n];
-        var why = new string[n];
-        var low = new bool[n];
-        var deny = new bool[n];
+        var s = new State(n, LowTail);
+        var paint = s.Paint;
+        var why = s.Why;
+        var low = s.Low;
+        var deny = s.Deny;
         var propagatesDeny = new bool[n];
         for (int i = 0; i < n; i++)
         {
@@ -123,25 +177,19 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
             propagatesDeny[i] = deny[i] && why[i] is Why.DenyList or Why.OverrideOp or Why.OverrideName
                 or Why.RangeFp16Overflow or Why.RangeBf16Integer or Why.RangeFp16Integer;
         }
-        bool InferOrClear(int i) => paint[i] is Paint.Infer or Paint.Clear;
 
         // (1) Deny propagates forward through infer nodes and through clear nodes upstream of deny/infer nodes.
-        var upstreamOfDenyOrInfer = new bool[n];
+        var upstreamOfDenyOrInfer = s.UpstreamOfDenyOrInfer;
         for (int root = 0; root < n; root++)
         {
             if (!(propagatesDeny[root] || paint[root] == Paint.Infer)) continue;
-            Dfs(root, g.Producers, upstreamOfDenyOrInfer, i => i == root || (!upstreamOfDenyOrInfer[i] && paint[i] == Paint.Clear), _ => { });
+            Dfs(s, Walk.ClearUpstream, root, g.Producers, upstreamOfDenyOrInfer);
         }
         var denied = new bool[n];
         for (int root = 0; root < n; root++)
         {
             if (!propagatesDeny[root] || denied[root]) continue;
-            Dfs(root, g.Consumers, denied, i => i == root || (!deny[i] && upstreamOfDenyOrInfer[i]), i =>
-            {
-                if (deny[i]) return;
-                deny[i] = true;
-                why[i] = Why.DenyPropagation;
-            });
+            Dfs(s, Walk.DenyForward, root, g.Consumers, denied);
         }
         context.ThrowIfCancelled();
 
@@ -151,30 +199,25 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         for (int root = 0; root < n; root++)
         {
             if (paint[root] != Paint.Allow) continue;
-            if (!downstreamOfAllow[root]) Dfs(root, g.Consumers, downstreamOfAllow, i => i == root || !downstreamOfAllow[i], _ => { });
-            if (!upstreamOfAllow[root]) Dfs(root, g.Producers, upstreamOfAllow, i => i == root || !upstreamOfAllow[i], _ => { });
+            if (!downstreamOfAllow[root]) Dfs(s, Walk.Reach, root, g.Consumers, downstreamOfAllow);
+            if (!upstreamOfAllow[root]) Dfs(s, Walk.Reach, root, g.Producers, upstreamOfAllow);
         }
-        var tail = new bool[n];
+        var tail = s.Tail;
         // Shape/Size read only metadata: they follow their operand and are never held back as tail.
         for (int i = 0; i < n; i++) tail[i] = downstreamOfAllow[i] && !upstreamOfAllow[i] && !PrecisionPolicy.ReadsOnlyShape(g.Nodes[i]);
 
         // (2) Infer/clear nodes both downstream and upstream of allow nodes become allow.
-        var downstream = new bool[n];
+        var downstream = s.Downstream;
         for (int root = 0; root < n; root++)
         {
             if (paint[root] != Paint.Allow) continue;
-            Dfs(root, g.Consumers, downstream, i => i == root || (!downstream[i] && !low[i] && !deny[i] && InferOrClear(i)), _ => { });
+            Dfs(s, Walk.InferClearDownstream, root, g.Consumers, downstream);
         }
         var upstream = new bool[n];
         for (int root = 0; root < n; root++)
         {
             if (paint[root] != Paint.Allow || upstream[root]) continue;
-            Dfs(root, g.Producers, upstream, i => i == root || (!upstream[i] && downstream[i] && !low[i]), i =>
-            {
-                if (low[i]) return;
-                low[i] = true;
-                why[i] = Why.BetweenAllow;
-            });
+            Dfs(s, Walk.BetweenAllow, root, g.Producers, upstream);
         }
 
         // (2b) low-tail: the tail joins the low-precision region where deny does not block it.
@@ -184,12 +227,7 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
             for (int root = 0; root < n; root++)
             {
                 if (!low[root] || seen[root]) continue;
-                Dfs(root, g.Consumers, seen, i => i == root || (!seen[i] && tail[i] && !low[i] && !deny[i] && InferOrClear(i)), i =>
-                {
-                    if (low[i]) return;
-                    low[i] = true;
-                    why[i] = Why.LowTail;
-                });
+                Dfs(s, Walk.LowTail, root, g.Consumers, seen);
             }
         }
 
@@ -198,12 +236,7 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         for (int root = 0; root < n; root++)
         {
             if (!low[root] || clearSeen[root]) continue;
-            Dfs(root, g.Producers, clearSeen, i => i == root || (!clearSeen[i] && !low[i] && !deny[i] && paint[i] == Paint.Clear && (LowTail || !tail[i])), i =>
-            {
-                if (low[i]) return;
-                low[i] = true;
-                why[i] = Why.ClearFlow;
-            }, g.Consumers);
+            Dfs(s, Walk.ClearFlow, root, g.Producers, clearSeen, g.Consumers);
         }
         context.ThrowIfCancelled();
 
@@ -227,7 +260,7 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
                         if (!walked[p]) { walked[p] = true; stack.Push(p); }
                         continue;
                     }
-                    if (deny[p] || !InferOrClear(p) || (tail[p] && !LowTail)) continue;
+                    if (deny[p] || !s.InferOrClear(p) || (tail[p] && !LowTail)) continue;
                     int before = g.CastsAround(p, low);
                     low[p] = true;
                     int after = g.CastsAround(p, low);
@@ -246,21 +279,21 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         // The tail rule explains the infer/clear nodes it kept FP32.
         if (!LowTail)
             for (int i = 0; i < n; i++)
-                if (tail[i] && !low[i] && !deny[i] && InferOrClear(i)) why[i] = Why.Fp32Tail;
+                if (tail[i] && !low[i] && !deny[i] && s.InferOrClear(i)) why[i] = Why.Fp32Tail;
         return new Decision(low, why);
     }
 
     /// <summary>
     /// Iterative depth-first traversal from <paramref name="root"/> over <paramref name="edges"/> (and
-    /// <paramref name="moreEdges"/> when given), entering nodes <paramref name="enter"/> accepts (marking them in
-    /// <paramref name="seen"/>) and calling <paramref name="visit"/> on each.
+    /// <paramref name="moreEdges"/> when given), entering the nodes <paramref name="walk"/> accepts (marking them in
+    /// <paramref name="seen"/>) and visiting each, the root first.
     /// </summary>
-    private void Dfs(int root, Adjacency edges, bool[] seen, Func<int, bool> enter, Action<int> visit, Adjacency? moreEdges = null)
+    private void Dfs(State s, Walk walk, int root, Adjacency edges, bool[] seen, Adjacency? moreEdges = null)
     {
         var stack = _stack;
         stack.Clear();
         seen[root] = true;
-        visit(root);
+        s.Visit(walk, root);
         stack.Push(root);
         while (stack.Count > 0)
         {
@@ -273,9 +306,9 @@ public sealed class PropagatePrecisionPass(DataType lowType, bool lowTail = fals
         {
             foreach (var n in next)
             {
-                if (n == root || seen[n] || !enter(n)) continue;
+                if (n == root || seen[n] || !s.Enter(walk, n)) continue;
                 seen[n] = true;
-                visit(n);
+                s.Visit(walk, n);
                 stack.Push(n);
             }
         }

@@ -11,18 +11,35 @@ internal sealed class NodeContext
     public NodeContext(ShapeInferenceEngine engine, Node node, long opset)
     {
         Engine = engine;
-        Node = node;
         Opset = opset;
+        Node = node;
         Out = new IrType?[node.Outputs.Count];
         OutKnown = new KnownValue?[node.Outputs.Count];
     }
 
+    /// <summary>Makes this context the one of <paramref name="node"/> (the engine reuses a context from node to node).</summary>
+    public void Reset(Node node)
+    {
+        Node = node;
+        int results = node.Outputs.Count;
+        if (Out.Length != results)
+        {
+            Out = new IrType?[results];
+            OutKnown = new KnownValue?[results];
+        }
+        else
+        {
+            Array.Clear(Out);
+            Array.Clear(OutKnown);
+        }
+    }
+
     public ShapeInferenceEngine Engine { get; }
-    public Node Node { get; }
+    public Node Node { get; private set; }
     /// <summary>The default-domain opset the model imports.</summary>
     public long Opset { get; }
-    public IrType?[] Out { get; }
-    public KnownValue?[] OutKnown { get; }
+    public IrType?[] Out { get; private set; }
+    public KnownValue?[] OutKnown { get; private set; }
 
     public int InputCount => Node.Inputs.Count;
     public int OutputCount => Node.Outputs.Count;
@@ -39,6 +56,9 @@ internal sealed class NodeContext
     /// <summary>Every element of operand <paramref name="i"/> as a number, when all are known.</summary>
     public long[]? KnownInts(int i) => Known(i)?.AllInts();
 
+    /// <summary>The element type of operand <paramref name="a"/> when known, else of <paramref name="b"/>.</summary>
+    public DataType FirstElem(int a, int b) => Elem(a) is var e && e != DataType.Undefined ? e : Elem(b);
+
     /// <summary>The first operand element type that is known, among <paramref name="inputs"/>.</summary>
     public DataType FirstElem(params int[] inputs)
     {
@@ -52,7 +72,23 @@ internal sealed class NodeContext
     public void Set(int i, DataType elem, Shape? shape)
     {
         if (i >= Out.Length) return;
-        Out[i] = elem == DataType.Undefined && shape is null ? null : new TensorType(elem, shape);
+        Out[i] = elem == DataType.Undefined && shape is null ? null : OperandTypeEqualTo(elem, shape) ?? new TensorType(elem, shape);
+    }
+
+    /// <summary>
+    /// An operand's type equal to (<paramref name="elem"/>, <paramref name="shape"/>), shared instead of a new equal
+    /// one (types are immutable and compared by value): elementwise ops and most others give results of an operand's type.
+    /// </summary>
+    private TensorType? OperandTypeEqualTo(DataType elem, Shape? shape)
+    {
+        var inputs = Node.Inputs;
+        for (int k = 0; k < inputs.Count; k++)
+        {
+            if (inputs[k]?.Type is TensorType t && t.ElementType == elem
+                && (ReferenceEquals(t.Shape, shape) || (t.Shape is { } have && shape is not null && have.Rank == shape.Rank && have.Equals(shape))))
+                return t;
+        }
+        return null;
     }
 
     public void SetDims(int i, DataType elem, IEnumerable<Dim> dims) => Set(i, elem, Owned(dims.ToArray()));

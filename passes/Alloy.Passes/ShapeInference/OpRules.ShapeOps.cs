@@ -189,7 +189,9 @@ internal static partial class OpRules
         if (s is null) { c.Set(0, c.Elem(0), null); return; }
         var perm = c.Ints("perm") ?? Enumerable.Range(0, s.Rank).Reverse().Select(i => (long)i).ToArray();
         if (perm.Length != s.Rank) throw new ArgumentException($"Transpose perm has {perm.Length} entries for rank {s.Rank}");
-        c.SetDims(0, c.Elem(0), perm.Select(p => s[Axis(p, s.Rank)]));
+        var dims = new Dim[perm.Length];
+        for (int i = 0; i < dims.Length; i++) dims[i] = s[Axis(perm[i], s.Rank)];
+        c.Set(0, c.Elem(0), NodeContext.Owned(dims));
         if (c.Known(0) is { Rank: <= 1 } k) c.SetKnown(0, k);
     }
 

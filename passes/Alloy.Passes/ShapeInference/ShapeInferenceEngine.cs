@@ -25,6 +25,8 @@ internal sealed class ShapeInferenceEngine
     private readonly List<(DiagnosticSeverity Severity, Node? Node, string Message)> _diagnostics = [];
     private readonly long _opset;
     private int _inconsistencies;
+    /// <summary>A node context free for the next node.</summary>
+    private NodeContext? _spareContext;
 
     public ShapeInferenceEngine(Model model, bool strict)
     {
@@ -154,7 +156,10 @@ internal sealed class ShapeInferenceEngine
 
     private void InferNode(Node n)
     {
-        var ctx = new NodeContext(this, n, _opset);
+        // One context serves node after node; a node inferred while another holds it (a subgraph's) gets its own.
+        var ctx = _spareContext ?? new NodeContext(this, n, _opset);
+        _spareContext = null;
+        ctx.Reset(n);
         bool handled = false;
         if (n.IsDefaultDomain && OpRules.TryGet(n.OpType, out var rule))
         {
@@ -183,6 +188,7 @@ internal sealed class ShapeInferenceEngine
             if (consistent && ctx.OutKnown[i] is { } k && r.Type is TensorType { ElementType: var e } && (e == k.Type || e == DataType.Undefined))
                 _known[r] = k;
         }
+        _spareContext = ctx;
     }
 
     // ---- merging inferred and declared types ----
