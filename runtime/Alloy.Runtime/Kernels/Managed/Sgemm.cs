@@ -229,14 +229,9 @@ internal static unsafe class Sgemm
                 e.Apply(c + i * ldc + j, ldc, i0 + i, j0 + j, 1, (int)Math.Min(int.MaxValue, cols - j));
     }
 
-    /// <summary>Runs <paramref name="body"/> for 0..count-1, on up to <paramref name="threads"/> threads.</summary>
-    public static void ParallelFor(int threads, long count, Action<long> body)
-    {
-        if (threads <= 1 || count <= 1)
-        {
-            for (long i = 0; i < count; i++) body(i);
-            return;
-        }
-        Parallel.For(0L, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
-    }
+    /// <summary>
+    /// Runs <paramref name="body"/> for 0..count-1, on up to <paramref name="threads"/> threads: the calling thread and
+    /// the runtime's spinning workers (<see cref="Execution.WorkerPool"/>).
+    /// </summary>
+    public static void ParallelFor(int threads, long count, Action<long> body) => Execution.WorkerPool.For(threads, count, body);
 }
