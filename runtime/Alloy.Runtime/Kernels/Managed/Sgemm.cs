@@ -68,18 +68,7 @@ internal static unsafe class Sgemm
         int workers = m * n * k < ParallelThreshold ? 1 : Math.Max(1, threads);
         long panelsM = (m + mr - 1) / mr, panelsN = (n + nr - 1) / nr;
 
-        // Column strips of at most NT columns, as many as a multiple of the workers; row ranges when columns run short.
-        long maxStrip = Math.Max(1, NT / nr);
-        long strips = (panelsN + maxStrip - 1) / maxStrip, rowRanges = 1;
-        if (workers > 1)
-        {
-            if (strips >= workers) strips = Math.Min(panelsN, (strips + workers - 1) / workers * workers);
-            else
-            {
-                strips = Math.Min(panelsN, workers);
-                rowRanges = Math.Min(panelsM, (workers + strips - 1) / strips);
-            }
-        }
+        var (strips, rowRanges) = Partition(workers, panelsM, panelsN, mr, nr, packedB is null);
         long stripPanelsMax = (panelsN + strips - 1) / strips;
         int kcMax = (int)Math.Min(k, KC);
 
@@ -148,6 +137,39 @@ internal static unsafe class Sgemm
         {
             ScratchPool.Return(blockA);
         }
+    }
+
+    /// <summary>
+    /// How to cut the output into tasks: column strips (of at most <see cref="NT"/> columns) × row ranges, chosen to
+    /// minimize the time of the busiest worker when tasks are handed out in turn. A task's cost per K step is its
+    /// micro-tiles' FMAs (MR·NR / 16 each) plus, when B is not prepacked, packing its strip (about half an
+    /// instruction per element; every row range packs its strip again). Ties go to fewer tasks.
+    /// </summary>
+    internal static (long Strips, long RowRanges) Partition(int workers, long panelsM, long panelsN, int mr, int nr, bool packB)
+    {
+        long maxStrip = Math.Max(1, NT / nr), minStrips = (panelsN + maxStrip - 1) / maxStrip;
+        if (workers <= 1) return (minStrips, 1);
+        double best = double.MaxValue;
+        (long, long) choice = (minStrips, 1);
+        long maxStrips = Math.Min(panelsN, Math.Max(minStrips, 8L * workers));
+        for (long s = minStrips; s <= maxStrips; s++)
+        {
+            long stripPanels = (panelsN + s - 1) / s;
+            if (s > minStrips && (panelsN + s - 2) / (s - 1) == stripPanels) continue; // same widest strip as s − 1
+            for (long r = 1; r <= Math.Min(panelsM, 8L * workers); r++)
+            {
+                long rangePanels = (panelsM + r - 1) / r;
+                if (r > 1 && (panelsM + r - 2) / (r - 1) == rangePanels) continue;
+                double task = stripPanels * (rangePanels * (mr * nr / 16.0) + (packB ? nr * 0.5 : 0));
+                double makespan = (s * r + workers - 1) / workers * task;
+                if (makespan < best * 0.999)
+                {
+                    best = makespan;
+                    choice = (s, r);
+                }
+            }
+        }
+        return choice;
     }
 
     /// <summary>
