@@ -179,6 +179,11 @@ public sealed class ManagedKernelTests
         new ConvCase("many channels", [1, 64, 14, 14], [96, 64, 3, 3], true, Pads: [1, 1, 1, 1]),
         new ConvCase("large plane", [1, 3, 70, 70], [5, 3, 3, 3], true, Pads: [1, 1, 1, 1]),
         new ConvCase("7x7 plane, two column panels", [1, 40, 7, 7], [136, 40, 3, 3], true, Pads: [1, 1, 1, 1]),
+        // Wide output rows and few channels: the direct path at Vector512.
+        new ConvCase("direct 7x7 stride 2, partial channel panel", [1, 3, 61, 67], [10, 3, 7, 7], true, Pads: [3, 3, 3, 3], Strides: [2, 2]),
+        new ConvCase("direct batch 2, partial column tile, no bias", [2, 5, 20, 40], [17, 5, 3, 3], false, Pads: [1, 1, 1, 1]),
+        new ConvCase("direct grouped, dilated, asymmetric pads", [1, 8, 30, 50], [12, 4, 3, 3], true, Pads: [1, 2, 0, 1], Dilations: [2, 1], Group: 2),
+        new ConvCase("direct 3 rows of 130, column stride 3", [1, 4, 9, 390], [9, 4, 3, 2], true, Pads: [0, 1, 0, 1], Strides: [3, 3]),
     ];
 
     public static TheoryData<string> ConvCases() => new(ConvCaseTable.Select(c => c.Name));

@@ -9,7 +9,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// <summary>
 /// Conv (opset 1, 11) with two spatial dims (NCHW) on f32 / bf16 / f16, any pads / auto_pad / strides / dilations /
 /// group, fused bias. Groups with more than one input channel are GEMMs (per image and group: W[M/g, C/g·KH·KW] ×
-/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel);
+/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel), or,
+/// for few output channels on wide rows, <see cref="DirectConvolution"/> over zero-padded input phases;
 /// depthwise groups (one input channel each) run a direct loop over output rows. Each output is the float32 sum of its
 /// taps (channel, kernel row, kernel column ascending; fused multiply-adds; taps in the padding skipped or adding
 /// zero), plus the bias, rounded once. Other ranks and types go to the reference kernel.
@@ -133,7 +134,21 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
                 long xOffset = (img * c + grp * cg) * inSize;
                 float* ct = y + (img * m + grp * mg) * outSize;
                 var e = (bias == null ? Epilogue.None : Epilogue.RowBias(bias + grp * mg)).With(_clamp);
-                if (direct)
+                if (!direct && DirectConvolution.Applies(_isa, mg, g))
+                {
+                    var own = pa is null ? ScratchPool.Rent(new PanelView(null, kSize, mg, Sgemm.Registers(_isa).MR).Floats * sizeof(float)) : default;
+                    try
+                    {
+                        var view = pa ?? new PanelView((float*)own.Pointer, kSize, mg, Sgemm.Registers(_isa).MR);
+                        if (pa is null) view.PackFrom(a.Transposed, threads);
+                        DirectConvolution.Run(threads, view, (byte*)x.Pointer + xOffset * elementSize, x.Type, cg, g, ct, e);
+                    }
+                    finally
+                    {
+                        ScratchPool.Return(own);
+                    }
+                }
+                else if (direct)
                     Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a, pa,
                         new StridedMatrix(_isa, (byte*)x.Pointer + xOffset * elementSize, x.Type, inSize, 1), null, ct, outSize, e);
                 else
