@@ -143,7 +143,8 @@ internal static unsafe class Sgemm
     /// How to cut the output into tasks: column strips (of at most <see cref="NT"/> columns) × row ranges, chosen to
     /// minimize the time of the busiest worker when tasks are handed out in turn. A task's cost per K step is its
     /// micro-tiles' FMAs (MR·NR / 16 each) plus, when B is not prepacked, packing its strip (about half an
-    /// instruction per element; every row range packs its strip again). Ties go to fewer tasks.
+    /// instruction per element; every row range packs its strip again). Of equal choices the one with more tasks, up to
+    /// four per worker, wins: a worker that loses its core for a while then holds up less of the loop.
     /// </summary>
     internal static (long Strips, long RowRanges) Partition(int workers, long panelsM, long panelsN, int mr, int nr, bool packB)
     {
@@ -162,9 +163,10 @@ internal static unsafe class Sgemm
                 if (r > 1 && (panelsM + r - 2) / (r - 1) == rangePanels) continue;
                 double task = stripPanels * (rangePanels * (mr * nr / 16.0) + (packB ? nr * 0.5 : 0));
                 double makespan = (s * r + workers - 1) / workers * task;
-                if (makespan < best * 0.999)
+                long tasks = s * r, chosen = choice.Item1 * choice.Item2;
+                if (makespan < best * 0.999 || (makespan <= best * 1.001 && tasks > chosen && tasks <= 4L * workers))
                 {
-                    best = makespan;
+                    best = Math.Min(best, makespan);
                     choice = (s, r);
                 }
             }
