@@ -57,7 +57,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
         {
             long offset = grp * mg * kSize * elementSize;
             var a = new StridedMatrix(_isa, (byte*)w.Pointer + offset, w.Type, kSize, 1);
-            groups[grp] = PackedOperand.Pack(w, offset, a.Transposed, kSize, mg, mr, threads);
+            groups[grp] = PackedOperand.Pack(w, a.Transposed, kSize, mg, mr, threads);
         }
         _packedWeights = new PackedConvWeights(groups, bias, bias is null ? null : ManagedConvert.ToFloats(_isa, bias));
     }

@@ -53,7 +53,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
     {
         if (constantInputs.Length < 2 || constantInputs[1] is not { Rank: 2 } b || !ManagedConvert.IsSupported(b.Type) || b.Length == 0) return;
         long k = b.Shape[0], n = b.Shape[1];
-        _packedB = PackedOperand.Pack(b, 0, new StridedMatrix(isa, b.Pointer, b.Type, n, 1), k, n, Sgemm.Registers(isa).NR, threads);
+        _packedB = PackedOperand.Pack(b, new StridedMatrix(isa, b.Pointer, b.Type, n, 1), k, n, Sgemm.Registers(isa).NR, threads);
     }
 
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
@@ -129,7 +129,7 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
     {
         if (constantInputs.Length < 2 || constantInputs[1] is not { Rank: 2 } b || !ManagedConvert.IsSupported(b.Type) || b.Length == 0) return;
         long k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
-        _packedB = PackedOperand.Pack(b, 0, BView(b, k, n), k, n, Sgemm.Registers(isa).NR, threads);
+        _packedB = PackedOperand.Pack(b, BView(b, k, n), k, n, Sgemm.Registers(isa).NR, threads);
     }
 
     private StridedMatrix BView(Tensor b, long k, long n) =>

@@ -53,31 +53,31 @@ internal sealed unsafe class PackedOperand
     private readonly Tensor _source;
     private readonly nint _sourcePointer;
     private void* _memory;
+    private readonly long _bytes;
 
-    private PackedOperand(Tensor source, long k, long width, int panelWidth, long offset)
+    private PackedOperand(Tensor source, long k, long width, int panelWidth)
     {
         _source = source;
         _sourcePointer = (nint)source.Pointer;
-        Offset = offset;
         var shape = new PanelView(null, k, width, panelWidth);
-        _memory = NativeMemory.AlignedAlloc((nuint)Math.Max(64, shape.Floats * sizeof(float)), 64);
+        _bytes = Math.Max(64, shape.Floats * sizeof(float));
+        _memory = NativeMemory.AlignedAlloc((nuint)_bytes, 64);
+        // The collector frees this with its kernel's plan; tell it how much native memory that is.
+        GC.AddMemoryPressure(_bytes);
         View = new PanelView((float*)_memory, k, width, panelWidth);
     }
 
     /// <summary>Where the packed panels are.</summary>
     public PanelView View { get; }
 
-    /// <summary>The byte offset into the source tensor the packed matrix starts at (a group of a grouped Conv).</summary>
-    public long Offset { get; }
-
     /// <summary>Whether <paramref name="t"/> is the tensor this was packed from.</summary>
     public bool Matches(Tensor t) => ReferenceEquals(t, _source) && (nint)t.Pointer == _sourcePointer && _memory != null;
 
     /// <summary>Packs <paramref name="source"/> (a K×W view of <paramref name="tensor"/>) in panels of <paramref name="panelWidth"/>.</summary>
-    public static PackedOperand Pack<TS>(Tensor tensor, long offset, TS source, long k, long width, int panelWidth, int threads)
+    public static PackedOperand Pack<TS>(Tensor tensor, TS source, long k, long width, int panelWidth, int threads)
         where TS : struct, IPanelSource
     {
-        var p = new PackedOperand(tensor, k, width, panelWidth, offset);
+        var p = new PackedOperand(tensor, k, width, panelWidth);
         p.View.PackFrom(source, threads);
         return p;
     }
@@ -85,7 +85,9 @@ internal sealed unsafe class PackedOperand
     /// <summary>The memory lives as long as the object (runs keep it alive with <see cref="GC.KeepAlive"/>).</summary>
     ~PackedOperand()
     {
-        if (_memory != null) NativeMemory.AlignedFree(_memory);
+        if (_memory == null) return;
+        NativeMemory.AlignedFree(_memory);
         _memory = null;
+        GC.RemoveMemoryPressure(_bytes);
     }
 }
