@@ -126,6 +126,14 @@ public sealed class PlanCompiler(KernelRegistry registry)
                 folded++;
                 continue;
             }
+            if (kernel is IWeightPrepacking prepacking)
+            {
+                // Constant weights are packed into the kernel's layout once, here, instead of on every run.
+                var constantInputs = new Tensor?[n.Inputs.Count];
+                for (int j = 0; j < constantInputs.Length; j++)
+                    constantInputs[j] = operandSlots[j] >= 0 && known.TryGetValue(operandSlots[j], out var t) ? t : null;
+                prepacking.Prepack(constantInputs, Environment.ProcessorCount);
+            }
             steps.Add((node, kernel, [.. operandSlots], outSlots));
         }
         var outputs = g.Outputs.Select(v => (Slot(v), v.Name)).ToList();

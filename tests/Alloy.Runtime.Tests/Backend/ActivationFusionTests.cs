@@ -41,6 +41,10 @@ public sealed class ActivationFusionTests
         new("depthwise relu6 stride 2 wide plane", [1, 8, 66, 67], [8, 1, 3, 3], 8, 2, 1, "Clip6"),
         new("grouped clip attribute bounds", [1, 4, 9, 9], [6, 2, 3, 3], 2, 2, 1, "ClipAttr"),
         new("depthwise clip bounds from Constant nodes after the conv", [1, 3, 17, 17], [3, 1, 3, 3], 3, 2, 1, "Clip6Nodes"),
+        // Wide rows: the direct convolution path at Vector512 (bias and clamp in registers, 32- and 16-column tiles).
+        new("direct relu, partial column tile", [1, 5, 20, 40], [16, 5, 3, 3], 1, 1, 1, "Relu"),
+        new("direct relu6, 16-column tail", [1, 4, 18, 48], [8, 4, 3, 3], 1, 1, 1, "Clip6"),
+        new("direct clip attribute bounds, partial channel panel", [1, 3, 30, 50], [10, 3, 3, 3], 1, 1, 1, "ClipAttr"),
     ];
 
     public static TheoryData<string> CaseNames() => new(Cases.Select(c => c.Name));

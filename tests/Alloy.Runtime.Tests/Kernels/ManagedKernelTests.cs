@@ -21,6 +21,8 @@ namespace Alloy.Runtime.Tests.Kernels;
 /// never reorder a sum (threads split M×N, never K). A kernel that starts reordering must relax this to the
 /// bf16/f16 1-ulp bound above.</item>
 /// </list>
+/// Every case also runs with the weights packed beforehand (<see cref="IWeightPrepacking"/>), as plans run constant
+/// weights.
 /// </summary>
 public sealed class ManagedKernelTests
 {
@@ -46,6 +48,8 @@ public sealed class ManagedKernelTests
         d.Add(40, 300, 70);     // two K blocks, a partial last one
         d.Add(3, 5, 4100);      // more than one packed column chunk
         d.Add(200, 520, 300);   // several row and column tiles, three K blocks
+        d.Add(256, 300, 49);    // two column panels: split by rows on two threads
+        d.Add(130, 70, 196);    // seven column panels
         return d;
     }
 
@@ -192,6 +196,12 @@ public sealed class ManagedKernelTests
         new ConvCase("auto_pad VALID", [1, 3, 10, 11], [4, 3, 3, 3], true, Strides: [2, 2], AutoPad: "VALID"),
         new ConvCase("many channels", [1, 64, 14, 14], [96, 64, 3, 3], true, Pads: [1, 1, 1, 1]),
         new ConvCase("large plane", [1, 3, 70, 70], [5, 3, 3, 3], true, Pads: [1, 1, 1, 1]),
+        new ConvCase("7x7 plane, two column panels", [1, 40, 7, 7], [136, 40, 3, 3], true, Pads: [1, 1, 1, 1]),
+        // Wide output rows and few channels: the direct path at Vector512.
+        new ConvCase("direct 7x7 stride 2, partial channel panel", [1, 3, 61, 67], [10, 3, 7, 7], true, Pads: [3, 3, 3, 3], Strides: [2, 2]),
+        new ConvCase("direct batch 2, partial column tile, no bias", [2, 5, 20, 40], [17, 5, 3, 3], false, Pads: [1, 1, 1, 1]),
+        new ConvCase("direct grouped, dilated, asymmetric pads", [1, 8, 30, 50], [12, 4, 3, 3], true, Pads: [1, 2, 0, 1], Dilations: [2, 1], Group: 2),
+        new ConvCase("direct 3 rows of 130, column stride 3", [1, 4, 9, 390], [9, 4, 3, 2], true, Pads: [0, 1, 0, 1], Strides: [3, 3]),
     ];
 
     public static TheoryData<string> ConvCases() => new(ConvCaseTable.Select(c => c.Name));
@@ -207,6 +217,32 @@ public sealed class ManagedKernelTests
             using var w = RandomTensor(type, c.W, 9);
             using var b = c.Bias ? RandomTensor(type, [c.W[0]], 10) : null;
             CheckAllIsas("Conv", c.Attributes(), b is null ? [x, w] : [x, w, b], conv: c);
+        }
+    }
+
+    [Fact]
+    public void AKernelWithPrepackedWeightsComputesWithTheWeightsItIsGiven()
+    {
+        // Packed weights are used only for the tensor they were packed from; any other weight tensor is packed per run.
+        using var x = RandomTensor(ElementType.Float, [1, 6, 9, 9], 11);
+        using var w1 = RandomTensor(ElementType.Float, [10, 6, 3, 3], 12);
+        using var w2 = RandomTensor(ElementType.Float, [10, 6, 3, 3], 13);
+        using var a = RandomTensor(ElementType.Float, [20, 30], 14);
+        using var b1 = RandomTensor(ElementType.Float, [30, 40], 15);
+        using var b2 = RandomTensor(ElementType.Float, [30, 40], 16);
+        var pads = new Dictionary<string, object> { ["pads"] = new long[] { 1, 1, 1, 1 } };
+        foreach (var (op, attrs, first, packed, other) in new[] { ("Conv", pads, x, w1, w2), ("MatMul", new Dictionary<string, object>(), a, b1, b2) })
+        {
+            var registry = ManagedKernels.CreateRegistry();
+            var kernel = CreateKernel(registry, op, attrs, ElementType.Float, ElementType.Float);
+            ((IWeightPrepacking)kernel).Prepack([null, packed], 2);
+            var outputs = new Tensor?[1];
+            kernel.Run(Context(2), [first, other], outputs);
+            using var actual = outputs[0]!;
+            using var expected = RunKernel(registry, op, attrs, [first, other], 2)[0]!;
+            using var withPacked = RunKernel(registry, op, attrs, [first, packed], 2)[0]!;
+            Assert.True(expected.Bytes.SequenceEqual(actual.Bytes), $"{op}: the result with other weights differs from a fresh kernel's");
+            Assert.False(withPacked.Bytes.SequenceEqual(actual.Bytes), $"{op}: the packed weights were used for another weight tensor");
         }
     }
 
@@ -391,6 +427,19 @@ public sealed class ManagedKernelTests
                 Assert.Equal(reference.Shape, y.Shape);
                 AssertClose(reference, scale, y, type, what);
                 AssertBitExact(exact, y, what);
+
+                // The same kernel with its weights (every operand but the first) packed once beforehand, as the plan
+                // compiler does for constants: the same bits, run twice (the packed copy is reused).
+                var prepacked = CreateKernel(registry, op, attrs, inputs.Select(t => t?.Type).ToArray());
+                Assert.IsAssignableFrom<IWeightPrepacking>(prepacked);
+                ((IWeightPrepacking)prepacked).Prepack([null, .. inputs[1..]], threads);
+                for (int run = 0; run < 2; run++)
+                {
+                    var outputs = new Tensor?[1];
+                    prepacked.Run(Context(threads), inputs, outputs);
+                    using var p = outputs[0]!;
+                    AssertBitExact(exact, p, what + $", weights prepacked (run {run + 1})");
+                }
             }
     }
 

@@ -9,13 +9,14 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// <summary>
 /// Conv (opset 1, 11) with two spatial dims (NCHW) on f32 / bf16 / f16, any pads / auto_pad / strides / dilations /
 /// group, fused bias. Groups with more than one input channel are GEMMs (per image and group: W[M/g, C/g·KH·KW] ×
-/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel; with
-/// AVX-512 or AVX2 a float32 1×1 stride-1 unpadded convolution with one group runs <see cref="PointwiseConvolution"/>);
+/// im2col(X), the im2col matrix packed straight from the image, or X itself for a 1×1 stride-1 unpadded kernel), or,
+/// for few output channels on wide rows, <see cref="DirectConvolution"/> over zero-padded input phases; with
+/// AVX-512 or AVX2 a float32 1×1 stride-1 unpadded convolution with one group runs <see cref="PointwiseConvolution"/>;
 /// depthwise groups (one input channel each) run <see cref="DepthwiseConvolution"/>. Each output is the float32 sum of its
 /// taps (channel, kernel row, kernel column ascending; fused multiply-adds; taps in the padding skipped or adding
 /// zero), plus the bias, rounded once. Other ranks and types go to the reference kernel.
 /// </summary>
-internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
+internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWeightPrepacking
 {
     private readonly ManagedIsa _isa;
     private readonly IKernel _fallback;
@@ -25,6 +26,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
     private readonly ActivationClamp _clamp;
     private WidenedWeights? _depthwiseWeights;
     private PointwiseConvolution.PackedWeights? _pointwiseWeights;
+    private PackedConvWeights? _packedWeights;
 
     private ManagedConvKernel(ManagedIsa isa, IKernel fallback, SpatialAttributes attrs, long group, ElementType? outputType, ActivationClamp clamp = default)
     {
@@ -38,6 +40,47 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
 
     public IKernel? WithActivation(ActivationClamp clamp) =>
         _clamp.Enabled ? null : new ManagedConvKernel(_isa, _fallback, _attrs, _group, _outputType, clamp);
+
+    /// <summary>
+    /// Packs constant weights of a grouped (GEMM) convolution once: per group, the M/g × C/g·KH·KW weight matrix in the
+    /// GEMM's A panels, and the bias widened to float32. Runs with that weight tensor skip packing it.
+    /// </summary>
+    public void Prepack(ReadOnlySpan<Tensor?> constantInputs, int threads)
+    {
+        if (constantInputs.Length < 2 || constantInputs[1] is not { Rank: 4 } w || !ManagedConvert.IsSupported(w.Type)) return;
+        long m = w.Shape[0], cg = w.Shape[1], kSize = cg * w.Shape[2] * w.Shape[3];
+        if (cg <= 1 || m % _group != 0 || m == 0 || kSize == 0) return;
+        var bias = constantInputs.Length > 2 ? constantInputs[2] : null;
+        if (bias is not null && (bias.Type != w.Type || bias.Rank != 1 || bias.Length != m)) return;
+        if (WouldRunPointwise(w))
+        {
+            _pointwiseWeights = PointwiseConvolution.PackedWeights.Pack(w);
+            return;
+        }
+        long mg = m / _group;
+        int mr = Sgemm.Registers(_isa).MR, elementSize = w.Type == ElementType.Float ? 4 : 2;
+        var groups = new PackedOperand[_group];
+        for (long grp = 0; grp < _group; grp++)
+        {
+            long offset = grp * mg * kSize * elementSize;
+            var a = new StridedMatrix(_isa, (byte*)w.Pointer + offset, w.Type, kSize, 1);
+            groups[grp] = PackedOperand.Pack(w, a.Transposed, kSize, mg, mr, threads);
+        }
+        _packedWeights = new PackedConvWeights(groups, bias, bias is null ? null : ManagedConvert.ToFloats(_isa, bias));
+    }
+
+    /// <summary>
+    /// Whether every run with these weights takes the <see cref="PointwiseConvolution"/> path (group 1, 1×1 kernel,
+    /// unit strides, no padding), so its own packed copy is the one to prepare.
+    /// </summary>
+    private bool WouldRunPointwise(Tensor w) =>
+        _group == 1 && w.Shape[2] == 1 && w.Shape[3] == 1 && PointwiseConvolution.Handles(_isa, w.Type)
+        && (_attrs.Strides is null || _attrs.Strides.All(v => v == 1))
+        && (_attrs.Pads is null || _attrs.Pads.All(v => v == 0))
+        && _attrs.AutoPad is "NOTSET" or "VALID" or "SAME_UPPER" or "SAME_LOWER";
+
+    /// <summary>The weights of every group packed once, and the widened bias (when it was constant too).</summary>
+    private sealed record PackedConvWeights(PackedOperand[] Groups, Tensor? Bias, float[]? BiasFloats);
 
     /// <summary>The managed kernel, or null (use the reference) when the attributes are not ones it handles.</summary>
     public static IKernel? Create(ManagedIsa isa, IKernel fallback, KernelNode n, ElementType? outputType)
@@ -76,14 +119,17 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
         try
         {
             using var output = new FloatOutput(y);
-            var b = bias is null ? null : ManagedConvert.ToFloats(_isa, bias);
+            var packed = _packedWeights;
+            if (packed is not null && (cg == 1 || packed.Groups.Length != group || !packed.Groups[0].Matches(w))) packed = null;
+            var b = bias is null ? null : packed is not null && ReferenceEquals(packed.Bias, bias) ? packed.BiasFloats : ManagedConvert.ToFloats(_isa, bias);
             fixed (float* bp = b)
             {
                 if (cg == 1) Depthwise(context.Threads, x, w, bp, n, c, m, geometry, output.Data);
                 else if (_group == 1 && IsPointwise(geometry) && PointwiseConvolution.Handles(_isa, x.Type))
                     Pointwise(context.Threads, x, w, bp, n, c, m, geometry, output.Data);
-                else Grouped(context.Threads, x, w, bp, n, c, m, cg, geometry, output.Data);
+                else Grouped(context.Threads, x, w, packed?.Groups, bp, n, c, m, cg, geometry, output.Data);
             }
+            GC.KeepAlive(packed);
             output.Complete(_isa);
         }
         catch
@@ -94,7 +140,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
         outputs[0] = y;
     }
 
-    private void Grouped(int threads, Tensor x, Tensor w, float* bias, long n, long c, long m, long cg, ConvGeometry g, float* y)
+    private void Grouped(int threads, Tensor x, Tensor w, PackedOperand[]? packed, float* bias, long n, long c, long m, long cg, ConvGeometry g, float* y)
     {
         long mg = m / _group, kSize = cg * g.KH * g.KW, outSize = g.OH * g.OW, inSize = g.H * g.W;
         int elementSize = x.Type == ElementType.Float ? 4 : 2;
@@ -103,15 +149,30 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion
             for (long grp = 0; grp < _group; grp++)
             {
                 var a = new StridedMatrix(_isa, (byte*)w.Pointer + grp * mg * kSize * elementSize, w.Type, kSize, 1);
+                PanelView? pa = packed is null ? null : packed[grp].View;
                 long xOffset = (img * c + grp * cg) * inSize;
                 float* ct = y + (img * m + grp * mg) * outSize;
                 var e = (bias == null ? Epilogue.None : Epilogue.RowBias(bias + grp * mg)).With(_clamp);
-                if (direct)
-                    Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a,
-                        new StridedMatrix(_isa, (byte*)x.Pointer + xOffset * elementSize, x.Type, inSize, 1), ct, outSize, e);
+                if (!direct && DirectConvolution.Applies(_isa, mg, g))
+                {
+                    var own = pa is null ? ScratchPool.Rent(new PanelView(null, kSize, mg, Sgemm.Registers(_isa).MR).Floats * sizeof(float)) : default;
+                    try
+                    {
+                        var view = pa ?? new PanelView((float*)own.Pointer, kSize, mg, Sgemm.Registers(_isa).MR);
+                        if (pa is null) view.PackFrom(a.Transposed, threads);
+                        DirectConvolution.Run(threads, view, (byte*)x.Pointer + xOffset * elementSize, x.Type, cg, g, ct, e);
+                    }
+                    finally
+                    {
+                        ScratchPool.Return(own);
+                    }
+                }
+                else if (direct)
+                    Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a, pa,
+                        new StridedMatrix(_isa, (byte*)x.Pointer + xOffset * elementSize, x.Type, inSize, 1), null, ct, outSize, e);
                 else
-                    Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a,
-                        new Im2ColSource(_isa, x.Pointer, x.Type, xOffset, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PH, g.PW, g.OH, g.OW), ct, outSize, e);
+                    Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a, pa,
+                        new Im2ColSource(_isa, x.Pointer, x.Type, xOffset, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PH, g.PW, g.OH, g.OW), null, ct, outSize, e);
             }
     }
 

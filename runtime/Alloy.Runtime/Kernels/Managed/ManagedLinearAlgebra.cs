@@ -41,9 +41,20 @@ internal sealed unsafe class FloatOutput : IDisposable
 /// <see cref="Sgemm"/>, the result stored as the node's decided result type (f32 / bf16 / f16) or else A's type. When B has no batch dims of its own, A's batch folds into M (one GEMM); otherwise one GEMM
 /// per batch matrix, spread over the threads when the matrices are small. Other types go to the reference kernel.
 /// </summary>
-internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, ActivationClamp clamp = default) : IKernel, IActivationFusion
+internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, ActivationClamp clamp = default)
+    : IKernel, IActivationFusion, IWeightPrepacking
 {
+    private PackedOperand? _packedB;
+
     public IKernel? WithActivation(ActivationClamp activation) => clamp.Enabled ? null : new ManagedMatMulKernel(isa, fallback, outputType, activation);
+
+    /// <summary>A constant 2-D B (the weights of a linear layer) is packed into the GEMM's B panels once.</summary>
+    public void Prepack(ReadOnlySpan<Tensor?> constantInputs, int threads)
+    {
+        if (constantInputs.Length < 2 || constantInputs[1] is not { Rank: 2 } b || !ManagedConvert.IsSupported(b.Type) || b.Length == 0) return;
+        long k = b.Shape[0], n = b.Shape[1];
+        _packedB = PackedOperand.Pack(b, new StridedMatrix(isa, b.Pointer, b.Type, n, 1), k, n, Sgemm.Registers(isa).NR, threads);
+    }
 
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -59,7 +70,9 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         try
         {
             using var output = new FloatOutput(y);
-            Compute(context.Threads, a, b, s, output.Data);
+            var packed = _packedB is { } p && p.Matches(b) ? p : null;
+            Compute(context.Threads, a, b, packed, s, output.Data);
+            GC.KeepAlive(packed);
             output.Complete(isa);
         }
         catch
@@ -70,7 +83,7 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         outputs[0] = y;
     }
 
-    private void Compute(int threads, Tensor a, Tensor b, MatMulShape s, float* c)
+    private void Compute(int threads, Tensor a, Tensor b, PackedOperand? packedB, MatMulShape s, float* c)
     {
         long m = s.M, n = s.N, k = s.K, batch = s.Batch;
         if (batch == 0 || m == 0 || n == 0) return;
@@ -80,7 +93,8 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
         for (long p = 0; p < batch && foldBatch; p++) foldBatch = s.BBatch[p] == 0 && s.ABatch[p] == p;
         if (foldBatch)
         {
-            Sgemm.Multiply(isa, threads, batch * m, n, k, new StridedMatrix(isa, ad, type, k, 1), new StridedMatrix(isa, bd, type, n, 1), c, n, Epilogue.None.With(clamp));
+            PanelView? pb = packedB is not null && b.Rank == 2 ? packedB.View : null;
+            Sgemm.Multiply(isa, threads, batch * m, n, k, new StridedMatrix(isa, ad, type, k, 1), null, new StridedMatrix(isa, bd, type, n, 1), pb, c, n, Epilogue.None.With(clamp));
             return;
         }
         int elementSize = type == ElementType.Float ? 4 : 2;
@@ -102,10 +116,24 @@ internal sealed unsafe class ManagedMatMulKernel(ManagedIsa isa, IKernel fallbac
 /// operand strides and C (scalar, [N], [1,N], [M,1] or [M,N]) broadcast through the epilogue, all in float32,
 /// rounded once on store. Other types and ranks go to the reference kernel.
 /// </summary>
-internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, float alpha, float beta, bool transA, bool transB, ActivationClamp clamp = default) : IKernel, IActivationFusion
+internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback, ElementType? outputType, float alpha, float beta, bool transA, bool transB, ActivationClamp clamp = default)
+    : IKernel, IActivationFusion, IWeightPrepacking
 {
+    private PackedOperand? _packedB;
+
     public IKernel? WithActivation(ActivationClamp activation) =>
         clamp.Enabled ? null : new ManagedGemmKernel(isa, fallback, outputType, alpha, beta, transA, transB, activation);
+
+    /// <summary>A constant B (the weights) is packed into the GEMM's B panels once, transposed or not.</summary>
+    public void Prepack(ReadOnlySpan<Tensor?> constantInputs, int threads)
+    {
+        if (constantInputs.Length < 2 || constantInputs[1] is not { Rank: 2 } b || !ManagedConvert.IsSupported(b.Type) || b.Length == 0) return;
+        long k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        _packedB = PackedOperand.Pack(b, BView(b, k, n), k, n, Sgemm.Registers(isa).NR, threads);
+    }
+
+    private StridedMatrix BView(Tensor b, long k, long n) =>
+        transB ? new StridedMatrix(isa, b.Pointer, b.Type, 1, k) : new StridedMatrix(isa, b.Pointer, b.Type, n, 1);
 
     public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -131,7 +159,8 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
             colStride = cn == 1 ? 0 : 1;
         }
         var av = transA ? new StridedMatrix(isa, a.Pointer, a.Type, 1, m) : new StridedMatrix(isa, a.Pointer, a.Type, k, 1);
-        var bv = transB ? new StridedMatrix(isa, b.Pointer, b.Type, 1, k) : new StridedMatrix(isa, b.Pointer, b.Type, n, 1);
+        var bv = BView(b, k, n);
+        var packed = _packedB is { } p && p.Matches(b) ? p : null;
         var y = Tensor.CreateUninitialized(outputType ?? a.Type, [m, n]);
         try
         {
@@ -140,8 +169,9 @@ internal sealed unsafe class ManagedGemmKernel(ManagedIsa isa, IKernel fallback,
             fixed (float* bp = bias)
             {
                 var e = new Epilogue(alpha, beta, bp, rowStride, colStride, clamp);
-                Sgemm.Multiply(isa, context.Threads, m, n, k, av, bv, output.Data, n, e);
+                Sgemm.Multiply(isa, context.Threads, m, n, k, av, null, bv, packed?.View, output.Data, n, e);
             }
+            GC.KeepAlive(packed);
             output.Complete(isa);
         }
         catch

@@ -3,29 +3,27 @@ using System.Runtime.CompilerServices;
 namespace Alloy.Runtime.Kernels.Managed;
 
 /// <summary>
-/// Single-precision GEMM, <c>C[M,N] = epilogue(A[M,K] · B[K,N])</c>, BLIS-style: the N dimension in chunks of
-/// <see cref="NC"/> columns, K in blocks of <see cref="KC"/>; per block, A and B are packed (widened to float32)
-/// into micro-panels of MR rows / NR columns, and the M×N block is cut into tiles of <see cref="MC"/> rows ×
-/// <see cref="NT"/> columns that run in parallel (at most <c>threads</c> at a time). Inside a tile each A
-/// micro-panel (MR×KC, kept in L1) meets the tile's B micro-panels (KC×NT, kept in L2) in the register micro-kernel.
-/// Partial edge tiles go through a zero-padded scratch tile, so any M, N, K works. Pack buffers come from
-/// <see cref="ScratchPool"/>.
+/// Single-precision GEMM, <c>C[M,N] = epilogue(A[M,K] · B[K,N])</c>, BLIS-style. A is packed once for every K block
+/// into micro-panels of MR rows (or comes packed: constant weights are packed when the plan is compiled, see
+/// <see cref="PackedOperand"/>). The output is cut into tasks: column strips of up to <see cref="NT"/> columns (as
+/// many strips as keep every thread busy), and row ranges only when there are fewer strips than threads. A task walks
+/// the K blocks of <see cref="KC"/> rows; per block it packs its own strip of B into NR-column micro-panels (or reads
+/// them prepacked) while they are hot in its core's L2, then runs every A micro-panel of its rows (MR×KC, kept in
+/// L1) against them in the register micro-kernel. Tasks never share a packed B panel or an output element, so the only
+/// synchronization is the end of the one parallel loop per call. Partial edge tiles go through a zero-padded
+/// scratch tile, so any M, N, K works. Pack buffers come from <see cref="ScratchPool"/>.
 /// <para>Numerics: each C element is the float32 sum of its K products in ascending k, one fused multiply-add per
 /// product (the K blocks continue from the stored partial sums), then the epilogue in float32.</para>
 /// </summary>
 internal static unsafe class Sgemm
 {
-    /// <summary>K block (rows of the packed B panel).</summary>
+    /// <summary>K block (rows of a packed panel).</summary>
     public const int KC = 256;
-    /// <summary>Rows per parallel tile (a multiple of every MR).</summary>
-    public const int MC = 96;
-    /// <summary>Columns per parallel tile (a multiple of every NR).</summary>
+    /// <summary>Most columns per task (a multiple of every NR): its packed B strip, KC×NT floats, stays in L2.</summary>
     public const int NT = 256;
-    /// <summary>Columns packed at once.</summary>
-    public const int NC = 4096;
 
-    /// <summary>Below this many multiply-adds per K block the work runs on the calling thread.</summary>
-    private const long ParallelThreshold = 1 << 17;
+    /// <summary>Below this many multiply-adds the work runs on the calling thread.</summary>
+    private const long ParallelThreshold = 1 << 18;
 
     public static (int MR, int NR) Registers(ManagedIsa isa) => isa switch
     {
@@ -39,6 +37,16 @@ internal static unsafe class Sgemm
     /// K×N panel source.
     /// </summary>
     public static void Multiply<TB>(ManagedIsa isa, int threads, long m, long n, long k, StridedMatrix a, TB b, float* c, long ldc, Epilogue e)
+        where TB : struct, IPanelSource =>
+        Multiply(isa, threads, m, n, k, a, null, b, null, c, ldc, e);
+
+    /// <summary>
+    /// As above, with A and / or B already packed (<paramref name="packedA"/>: Aᵀ in MR-column panels;
+    /// <paramref name="packedB"/>: B in NR-column panels, see <see cref="Registers"/>); the packed form is used instead
+    /// of the matrix when given.
+    /// </summary>
+    public static void Multiply<TB>(ManagedIsa isa, int threads, long m, long n, long k, StridedMatrix a, PanelView? packedA, TB b, PanelView? packedB,
+        float* c, long ldc, Epilogue e)
         where TB : struct, IPanelSource
     {
         if (m <= 0 || n <= 0) return;
@@ -55,70 +63,115 @@ internal static unsafe class Sgemm
             return;
         }
         var (mr, nr) = Registers(isa);
-        var aT = a.Transposed;
+        if (packedA is { } pa && (pa.PanelWidth != mr || pa.K != k || pa.Width != m)) throw new ArgumentException("packed A does not match the GEMM");
+        if (packedB is { } pb && (pb.PanelWidth != nr || pb.K != k || pb.Width != n)) throw new ArgumentException("packed B does not match the GEMM");
+        int workers = m * n * k < ParallelThreshold ? 1 : Math.Max(1, threads);
+        long panelsM = (m + mr - 1) / mr, panelsN = (n + nr - 1) / nr;
+
+        var (strips, rowRanges) = Partition(workers, panelsM, panelsN, mr, nr, packedB is null);
+        long stripPanelsMax = (panelsN + strips - 1) / strips;
         int kcMax = (int)Math.Min(k, KC);
-        long ncMax = Math.Min(n, NC);
-        long panelsA = (m + mr - 1) / mr, panelsBMax = (ncMax + nr - 1) / nr;
-        var blockA = ScratchPool.Rent(panelsA * mr * kcMax * sizeof(float));
-        var blockB = ScratchPool.Rent(panelsBMax * nr * kcMax * sizeof(float));
-        float* packA = (float*)blockA.Pointer, packB = (float*)blockB.Pointer;
+
+        (nint Pointer, long Bytes) blockA = default;
         try
         {
-            for (long jc = 0; jc < n; jc += NC)
+            PanelView av;
+            if (packedA is { } given) av = given;
+            else
             {
-                long ncur = Math.Min(NC, n - jc);
-                long panelsB = (ncur + nr - 1) / nr;
-                for (long pc = 0; pc < k; pc += KC)
+                av = new PanelView(null, k, m, mr);
+                blockA = ScratchPool.Rent(av.Floats * sizeof(float));
+                av = new PanelView((float*)blockA.Pointer, k, m, mr);
+                av.PackFrom(a.Transposed, workers);
+            }
+            var bCopy = b;
+            var bPacked = packedB;
+            ParallelFor(workers, strips * rowRanges, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long task) =>
+            {
+                long s = task % strips, r = task / strips;
+                long q0 = s * panelsN / strips, q1 = (s + 1) * panelsN / strips;
+                long p0 = r * panelsM / rowRanges, p1 = (r + 1) * panelsM / rowRanges;
+                var blockB = bPacked is null ? ScratchPool.Rent(stripPanelsMax * nr * kcMax * sizeof(float)) : default;
+                try
                 {
-                    int kc = (int)Math.Min(KC, k - pc);
-                    bool load = pc > 0, last = pc + kc == k;
-                    int workers = m * ncur * kc < ParallelThreshold ? 1 : threads;
-
-                    // Pack this K block of B (the column chunk) and of A (all rows).
-                    long jcCopy = jc, pcCopy = pc;
-                    var bCopy = b;
-                    ParallelFor(workers, panelsB + panelsA, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long p) =>
+                    for (long pc = 0; pc < k; pc += KC)
                     {
-                        if (p < panelsB)
-                        {
-                            long j0 = p * nr;
-                            bCopy.Pack(pcCopy, kc, jcCopy + j0, (int)Math.Min(nr, ncur - j0), nr, packB + p * nr * kc);
-                        }
+                        int kc = (int)Math.Min(KC, k - pc);
+                        bool load = pc > 0, last = pc + kc == k;
+                        float* bp;
+                        if (bPacked is { } packed) bp = packed.Panel(pc, q0);
                         else
                         {
-                            long q = p - panelsB, i0 = q * mr;
-                            aT.Pack(pcCopy, kc, i0, (int)Math.Min(mr, m - i0), mr, packA + q * mr * kc);
-                        }
-                    });
-
-                    long tilesM = (m + MC - 1) / MC, tilesN = (ncur + NT - 1) / NT;
-                    ParallelFor(workers, tilesM * tilesN, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long t) =>
-                    {
-                        long ti = t / tilesN, tj = t - ti * tilesN;
-                        long iEnd = Math.Min(m, (ti + 1) * MC), jEnd = Math.Min(ncur, (tj + 1) * NT);
-                        for (long i = ti * MC; i < iEnd; i += mr)
-                        {
-                            float* ap = packA + i / mr * mr * kc;
-                            int mw = (int)Math.Min(mr, iEnd - i);
-                            for (long j = tj * NT; j < jEnd; j += nr)
+                            bp = (float*)blockB.Pointer;
+                            for (long q = q0; q < q1; q++)
                             {
-                                float* bp = packB + j / nr * nr * kc;
-                                int nw = (int)Math.Min(nr, jEnd - j);
-                                float* ct = c + i * ldc + jcCopy + j;
-                                if (mw == mr && nw == nr) Micro(isa, kc, ap, bp, ct, ldc, load);
-                                else EdgeTile(isa, kc, ap, bp, ct, ldc, load, mw, nw, mr, nr);
-                                if (last) e.Apply(ct, ldc, i, jcCopy + j, mw, nw);
+                                long j0 = q * nr;
+                                bCopy.Pack(pc, kc, j0, (int)Math.Min(nr, n - j0), nr, bp + (q - q0) * nr * kc);
                             }
                         }
-                    });
+                        for (long p = p0; p < p1; p++)
+                        {
+                            float* ap = av.Panel(pc, p);
+                            long i = p * mr;
+                            int mw = (int)Math.Min(mr, m - i);
+                            for (long q = q0; q < q1; q++)
+                            {
+                                long j = q * nr;
+                                int nw = (int)Math.Min(nr, n - j);
+                                float* ct = c + i * ldc + j;
+                                float* bq = bp + (q - q0) * nr * kc;
+                                if (mw == mr && nw == nr) Micro(isa, kc, ap, bq, ct, ldc, load);
+                                else EdgeTile(isa, kc, ap, bq, ct, ldc, load, mw, nw, mr, nr);
+                                if (last) e.Apply(ct, ldc, i, j, mw, nw);
+                            }
+                        }
+                    }
                 }
-            }
+                finally
+                {
+                    ScratchPool.Return(blockB);
+                }
+            });
         }
         finally
         {
             ScratchPool.Return(blockA);
-            ScratchPool.Return(blockB);
         }
+    }
+
+    /// <summary>
+    /// How to cut the output into tasks: column strips (of at most <see cref="NT"/> columns) × row ranges, chosen to
+    /// minimize the time of the busiest worker when tasks are handed out in turn. A task's cost per K step is its
+    /// micro-tiles' FMAs (MR·NR / 16 each) plus, when B is not prepacked, packing its strip (about half an
+    /// instruction per element; every row range packs its strip again). Of equal choices the one with more tasks, up to
+    /// four per worker, wins: a worker that loses its core for a while then holds up less of the loop.
+    /// </summary>
+    internal static (long Strips, long RowRanges) Partition(int workers, long panelsM, long panelsN, int mr, int nr, bool packB)
+    {
+        long maxStrip = Math.Max(1, NT / nr), minStrips = (panelsN + maxStrip - 1) / maxStrip;
+        if (workers <= 1) return (minStrips, 1);
+        double best = double.MaxValue;
+        (long, long) choice = (minStrips, 1);
+        long maxStrips = Math.Min(panelsN, Math.Max(minStrips, 8L * workers));
+        for (long s = minStrips; s <= maxStrips; s++)
+        {
+            long stripPanels = (panelsN + s - 1) / s;
+            if (s > minStrips && (panelsN + s - 2) / (s - 1) == stripPanels) continue; // same widest strip as s − 1
+            for (long r = 1; r <= Math.Min(panelsM, 8L * workers); r++)
+            {
+                long rangePanels = (panelsM + r - 1) / r;
+                if (r > 1 && (panelsM + r - 2) / (r - 1) == rangePanels) continue;
+                double task = stripPanels * (rangePanels * (mr * nr / 16.0) + (packB ? nr * 0.5 : 0));
+                double makespan = (s * r + workers - 1) / workers * task;
+                long tasks = s * r, chosen = choice.Item1 * choice.Item2;
+                if (makespan < best * 0.999 || (makespan <= best * 1.001 && tasks > chosen && tasks <= 4L * workers))
+                {
+                    best = Math.Min(best, makespan);
+                    choice = (s, r);
+                }
+            }
+        }
+        return choice;
     }
 
     /// <summary>
@@ -200,14 +253,9 @@ internal static unsafe class Sgemm
                 e.Apply(c + i * ldc + j, ldc, i0 + i, j0 + j, 1, (int)Math.Min(int.MaxValue, cols - j));
     }
 
-    /// <summary>Runs <paramref name="body"/> for 0..count-1, on up to <paramref name="threads"/> threads.</summary>
-    public static void ParallelFor(int threads, long count, Action<long> body)
-    {
-        if (threads <= 1 || count <= 1)
-        {
-            for (long i = 0; i < count; i++) body(i);
-            return;
-        }
-        Parallel.For(0L, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
-    }
+    /// <summary>
+    /// Runs <paramref name="body"/> for 0..count-1, on up to <paramref name="threads"/> threads: the calling thread and
+    /// the runtime's spinning workers (<see cref="Execution.WorkerPool"/>).
+    /// </summary>
+    public static void ParallelFor(int threads, long count, Action<long> body) => Execution.WorkerPool.For(threads, count, body);
 }
