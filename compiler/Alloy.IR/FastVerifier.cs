@@ -59,7 +59,7 @@ internal static class FastVerifier
             if (++count > limit || n.Owner != g || n.Prev != prev) return false;
             prev = n;
             var inputs = n.InputList;
-            for (int i = 0; i < inputs.Count; i++)
+            for (int i = 0; i < inputs.Length; i++)
             {
                 var v = inputs[i];
                 if (v is null) continue;
@@ -67,7 +67,7 @@ internal static class FastVerifier
                 if (v.Owner != g || v.Stamp != stamp) return false;
             }
             var outputs = n.OutputList;
-            for (int i = 0; i < outputs.Count; i++)
+            for (int i = 0; i < outputs.Length; i++)
             {
                 var r = outputs[i];
                 if (!Define(r) || r.Producer != n) return false;
@@ -92,7 +92,7 @@ internal static class FastVerifier
                 switch (u.Kind)
                 {
                     case UseKind.Operand:
-                        if (u.User is not { Owner: { } owner } user || u.Index >= user.InputList.Count || user.InputList[u.Index] != v) return false;
+                        if (u.User is not { Owner: { } owner } user || u.Index >= user.InputList.Length || user.InputList[u.Index] != v) return false;
                         if (owner == g) operandUses++;
                         break;
                     case UseKind.GraphOutput:
@@ -114,7 +114,7 @@ internal static class FastVerifier
         for (var n = g.FirstNode; n is not null; n = n.Next)
         {
             var outputs = n.OutputList;
-            for (int i = 0; i < outputs.Count; i++)
+            for (int i = 0; i < outputs.Length; i++)
                 if (!CheckUses(outputs[i])) return false;
         }
         if (operandUses != operandRefs) return false;
@@ -129,7 +129,7 @@ internal static class FastVerifier
         return true;
     }
 
-    private static bool Distinct(List<Use> uses)
+    private static bool Distinct(in UseList uses)
     {
         if (uses.Count <= 16)
         {
@@ -139,8 +139,8 @@ internal static class FastVerifier
             return true;
         }
         var seen = new HashSet<Use>(uses.Count);
-        foreach (var u in uses)
-            if (!seen.Add(u)) return false;
+        for (int k = 0; k < uses.Count; k++)
+            if (!seen.Add(uses[k])) return false;
         return true;
     }
 

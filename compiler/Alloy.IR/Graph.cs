@@ -251,9 +251,8 @@ public sealed class Graph
         for (int i = index; i < _captures.Count; i++)
         {
             if (_captures[i].Outer is not { } outer) continue;
-            var uses = outer.UseList;
-            int k = uses.IndexOf(new Use(UseKind.Capture, null, this, i + 1));
-            if (k >= 0) uses[k] = new Use(UseKind.Capture, null, this, i);
+            int k = outer.UseList.IndexOf(new Use(UseKind.Capture, null, this, i + 1));
+            if (k >= 0) outer.UseList[k] = new Use(UseKind.Capture, null, this, i);
         }
         _scope.Remove(capture.Name);
         capture.Outer = null;
@@ -282,40 +281,68 @@ public sealed class Graph
     /// <summary>Creates a node with fresh results named <paramref name="outputNames"/> and appends it, or inserts it before <paramref name="before"/>.</summary>
     public Node AddNode(string opType, IEnumerable<Value?> inputs, IEnumerable<string> outputNames, string domain = "", Node? before = null, IEnumerable<Attr>? attributes = null)
     {
-        var node = new Node(opType, domain, inputs is ICollection<Value?> c ? c.Count : 0, outputNames is ICollection<string> o ? o.Count : 1) { Owner = this };
+        var operands = inputs.ToArray();
+        var names = outputNames as IReadOnlyList<string> ?? outputNames.ToArray();
+        var node = new Node(opType, domain, 0, names.Count) { Owner = this };
         if (attributes is not null)
             foreach (var a in attributes) node.SetAttribute(a);
-        foreach (var operand in inputs)
+        // The node keeps the copied operand array.
+        for (int i = 0; i < operands.Length; i++)
         {
-            var v = operand is null ? null : Local(operand);
-            node.InputList.Add(v);
-            v?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
+            if (operands[i] is not { } v) continue;
+            v = Local(v);
+            operands[i] = v;
+            v.UseList.Add(new Use(UseKind.Operand, node, null, i));
         }
-        foreach (var name in outputNames)
-            AddResult(node, name, null);
+        node.InputList = operands;
+        for (int i = 0; i < names.Count; i++)
+            DefineResult(node, i, names[i], null);
         Link(node, before);
         return node;
     }
 
     /// <summary>
-    /// Creates a node with no operands or results yet, room for <paramref name="operandCapacity"/> operands and
-    /// <paramref name="resultCapacity"/> results (added with <see cref="AddOperand"/> and <see cref="AddResult"/>),
-    /// and appends it (or inserts it before <paramref name="before"/>). For builders that know the counts.
+    /// Creates a node with no operands or results yet (added with <see cref="AddOperand"/> and <see cref="AddResult"/>)
+    /// and appends it (or inserts it before <paramref name="before"/>). The capacities are hints.
     /// </summary>
     public Node AddEmptyNode(string opType, string domain, int operandCapacity, int resultCapacity, Node? before = null)
     {
-        var node = new Node(opType, domain, operandCapacity, resultCapacity) { Owner = this };
+        var node = new Node(opType, domain, 0, 0) { Owner = this };
         Link(node, before);
         return node;
+    }
+
+    /// <summary>
+    /// For bulk builders that know the counts: appends a node with <paramref name="operandCount"/> omitted operands
+    /// (set with <see cref="SetOperand"/>) and <paramref name="resultCount"/> result slots, each of which must be
+    /// filled with <see cref="DefineResult"/> before the node is used.
+    /// </summary>
+    internal Node AddNodeWithSlots(string opType, string domain, int operandCount, int resultCount)
+    {
+        var node = new Node(opType, domain, operandCount, resultCount) { Owner = this };
+        Link(node, null);
+        return node;
+    }
+
+    /// <summary>Defines result <paramref name="index"/> of <paramref name="node"/> (a slot not yet filled).</summary>
+    internal Value DefineResult(Node node, int index, string name, IrType? type)
+    {
+        var v = Define(name, ValueKind.NodeResult, type);
+        v.Producer = node;
+        v.ResultIndex = index;
+        node.OutputList[index] = v;
+        return v;
     }
 
     /// <summary>Appends a new result to <paramref name="node"/>.</summary>
     public Value AddResult(Node node, string name, IrType? type)
     {
+        int index = node.OutputList.Length;
         var v = Define(name, ValueKind.NodeResult, type);
         v.Producer = node;
-        v.ResultIndex = node.OutputList.Count;
-        node.OutputList.Add(v);
+        v.ResultIndex = index;
+        Array.Resize(ref node.OutputList, index + 1);
+        node.OutputList[index] = v;
         return v;
     }
 
@@ -331,8 +358,10 @@ public sealed class Graph
     public void AddOperand(Node node, Value? value)
     {
         if (value is not null) value = Local(value);
-        node.InputList.Add(value);
-        value?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
+        int index = node.InputList.Length;
+        Array.Resize(ref node.InputList, index + 1);
+        node.InputList[index] = value;
+        value?.UseList.Add(new Use(UseKind.Operand, node, null, index));
     }
 
     /// <summary>Makes every use of <paramref name="from"/> (operands, graph outputs, captures) use <paramref name="to"/>.</summary>
@@ -365,7 +394,7 @@ public sealed class Graph
         if (node.Owner != this) throw new IrException($"node {node} does not belong to graph '{Name}'");
         foreach (var r in node.OutputList)
             if (r.HasUses) throw new IrException($"cannot erase {node}: result '{r.Name}' still has {r.Uses.Count} use(s)");
-        for (int i = 0; i < node.InputList.Count; i++)
+        for (int i = 0; i < node.InputList.Length; i++)
             node.InputList[i]?.UseList.Remove(new Use(UseKind.Operand, node, null, i));
         foreach (var g in node.Subgraphs) g.ReleaseCaptures();
         foreach (var r in node.OutputList)
@@ -490,7 +519,7 @@ public sealed class Graph
         for (var n = FirstNode; n is not null; n = n.Next)
         {
             var inputs = n.InputList;
-            for (int i = 0; i < inputs.Count; i++)
+            for (int i = 0; i < inputs.Length; i++)
                 if (inputs[i] is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
             if (n.HasSubgraphs)
                 foreach (var g in n.Subgraphs)

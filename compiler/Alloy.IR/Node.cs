@@ -3,8 +3,11 @@ namespace Alloy.IR;
 /// <summary>An operation. Operands and results change only through <see cref="Graph"/> methods.</summary>
 public sealed class Node
 {
-    internal readonly List<Value?> InputList;
-    internal readonly List<Value> OutputList;
+    /// <summary>Operands, exactly as many as the node has (an array rather than a list: nodes are numerous, and
+    /// operands are set in place far more often than added).</summary>
+    internal Value?[] InputList;
+    /// <summary>Results, exactly as many as the node has.</summary>
+    internal Value[] OutputList;
     private static readonly Attr[] NoAttributes = [];
     /// <summary>Created with the first attribute (most nodes have none).</summary>
     private List<Attr>? _attributes;
@@ -12,12 +15,14 @@ public sealed class Node
     /// <summary>Doc string, overload and metadata: created when one is set (few nodes have any).</summary>
     private NodeDetails? _details;
 
-    internal Node(string opType, string domain, int operandCapacity = 0, int resultCapacity = 1)
+    /// <summary>A node with <paramref name="operandCount"/> omitted operands and <paramref name="resultCount"/> result
+    /// slots, which the creating <see cref="Graph"/> fills.</summary>
+    internal Node(string opType, string domain, int operandCount, int resultCount)
     {
         OpType = opType;
         Domain = domain;
-        InputList = new List<Value?>(operandCapacity);
-        OutputList = new List<Value>(resultCapacity);
+        InputList = operandCount == 0 ? [] : new Value?[operandCount];
+        OutputList = resultCount == 0 ? [] : new Value[resultCount];
     }
 
     public string OpType { get; set; }

@@ -66,8 +66,10 @@ public readonly record struct Use
 /// <summary>An SSA value: exactly one definition, and a use-list kept right by the <see cref="Graph"/> API.</summary>
 public sealed class Value
 {
-    /// <summary>Room for two uses to start with: most values have one or two.</summary>
-    internal readonly List<Use> UseList = new(2);
+    /// <summary>Kept in the value (a struct field, mutated in place): most values have one use.</summary>
+    internal UseList UseList;
+    /// <summary>The read-only view <see cref="Uses"/> hands out, created on first request.</summary>
+    private UseListView? _usesView;
     private readonly int _hash = IdentityHash.Next();
 
     /// <summary>What defines the value besides its kind: the producing node of a result, the enclosing value of a
@@ -131,7 +133,7 @@ public sealed class Value
     /// <summary>Position in the owning graph's constant list, or -1 when the value is not listed there.</summary>
     internal int ConstantSlot = -1;
 
-    public IReadOnlyList<Use> Uses => UseList;
+    public IReadOnlyList<Use> Uses => _usesView ??= new UseListView(this);
     public bool HasUses => UseList.Count > 0;
 
     /// <summary>The element type when the value is a dense tensor.</summary>
@@ -141,4 +143,18 @@ public sealed class Value
     public override int GetHashCode() => _hash;
 
     public override string ToString() => "%" + Name;
+
+    /// <summary>A live read-only view of a value's use-list.</summary>
+    private sealed class UseListView(Value value) : IReadOnlyList<Use>
+    {
+        public int Count => value.UseList.Count;
+        public Use this[int index] => value.UseList[index];
+
+        public IEnumerator<Use> GetEnumerator()
+        {
+            for (int i = 0; i < value.UseList.Count; i++) yield return value.UseList[i];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

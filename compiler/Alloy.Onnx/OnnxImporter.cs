@@ -433,12 +433,12 @@ public sealed partial class OnnxImporter
         // Exporters write value_info in node order: try the result after the previous match before the name table.
         Value? v = null;
         var cursor = _infoNode;
-        if (cursor is not null && cursor.Owner == g && _infoResult >= cursor.OutputList.Count)
+        if (cursor is not null && cursor.Owner == g && _infoResult >= cursor.OutputList.Length)
         {
             cursor = cursor.Next;
             _infoResult = 0;
         }
-        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Count && text.SequenceEqual(cursor.OutputList[_infoResult].Name))
+        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Length && text.SequenceEqual(cursor.OutputList[_infoResult].Name))
             v = cursor.OutputList[_infoResult];
         v ??= g.FindLocal(text);
         if (v is null || v.Kind != ValueKind.NodeResult) return;
@@ -506,7 +506,7 @@ public sealed partial class OnnxImporter
                     default: r.Skip(); break;
                 }
             }
-            var node = g.AddEmptyNode(op, domain, operands, results);
+            var node = g.AddNodeWithSlots(op, domain, operands, results);
             node.Name = name;
             node.DocString = doc;
             node.Overload = overload;
@@ -517,7 +517,7 @@ public sealed partial class OnnxImporter
                 var o = Utf8.GetString(Bytes(k < outputs.Length ? outputs[k] : moreOutputs![k - outputs.Length]));
                 try
                 {
-                    g.AddResult(node, o, null);
+                    g.DefineResult(node, k, o, null);
                 }
                 catch (IrException)
                 {
@@ -533,7 +533,7 @@ public sealed partial class OnnxImporter
         {
             var node = nodes[i];
             var r = Reader(protos[i]);
-            int attributes = 0;
+            int attributes = 0, operand = 0;
             while (r.Next())
             {
                 switch (r.Field)
@@ -542,7 +542,7 @@ public sealed partial class OnnxImporter
                         var utf8 = r.ReadBytes();
                         if (utf8.Length == 0)
                         {
-                            g.AddOperand(node, null);
+                            operand++;
                             break;
                         }
                         var name = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
@@ -551,7 +551,7 @@ public sealed partial class OnnxImporter
                                              : $"input '{name}' is not defined in the subgraph or any enclosing graph",
                             Describe(node, scope));
                         if (v.Producer is { } p && p.Owner == g && p.Mark > i) ordered = false;
-                        g.AddOperand(node, v);
+                        g.SetOperand(node, operand++, v);
                         break;
                     case NodeProto.AttributeFieldNumber:
                         attributes++;
@@ -585,7 +585,7 @@ public sealed partial class OnnxImporter
         for (int j = i - 1; j >= 0 && j >= i - 2; j--)
         {
             var results = nodes[j].OutputList;
-            for (int k = 0; k < results.Count; k++)
+            for (int k = 0; k < results.Length; k++)
                 if (name.SequenceEqual(results[k].Name)) return results[k];
         }
         return null;
@@ -594,7 +594,7 @@ public sealed partial class OnnxImporter
     private static string Describe(Node n, string? scope)
     {
         var what = n.Name.Length > 0 ? $"node '{n.Name}' ({n.OpType})"
-            : n.Outputs.Count > 0 ? $"{n.OpType} node producing '{n.Outputs[0].Name}'"
+            : n.OutputList is [{ } first, ..] ? $"{n.OpType} node producing '{first.Name}'"
             : $"{n.OpType} node";
         return scope is null ? what : $"{scope}, {what}";
     }
