@@ -10,7 +10,7 @@ public sealed record TensorAnnotation(string TensorName, IReadOnlyList<KeyValueP
 /// </summary>
 public sealed class Graph
 {
-    private readonly Dictionary<string, Value> _scope = new(StringComparer.Ordinal);
+    private readonly NameTable _scope = new();
     private readonly List<Value> _inputs = [];
     private readonly List<Value> _outputs = [];
     private readonly List<Value> _constants = [];
@@ -95,17 +95,16 @@ public sealed class Graph
     // ---- names ----
 
     /// <summary>Finds a value by name in this graph only.</summary>
-    public Value? FindLocal(string name) => _scope.GetValueOrDefault(name);
+    public Value? FindLocal(string name) => _scope.Find(name);
 
     /// <summary>Finds a value by name in this graph only, without allocating the name.</summary>
-    public Value? FindLocal(ReadOnlySpan<char> name) =>
-        _scope.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var v) ? v : null;
+    public Value? FindLocal(ReadOnlySpan<char> name) => _scope.Find(name);
 
     /// <summary>Finds a value by name in this graph or an enclosing one.</summary>
     public Value? Lookup(string name)
     {
         for (var g = this; g is not null; g = g.Parent)
-            if (g._scope.TryGetValue(name, out var v)) return v;
+            if (g._scope.Find(name) is { } v) return v;
         return null;
     }
 
@@ -132,7 +131,7 @@ public sealed class Graph
         var v = new Value(this, name, kind, type);
         if (name.Length > 0)
         {
-            if (!_scope.TryAdd(name, v))
+            if (!_scope.TryAdd(v))
                 throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
         }
         return v;
@@ -143,10 +142,10 @@ public sealed class Graph
     {
         if (value.Owner != this) throw new IrException($"value '{value.Name}' does not belong to graph '{Name}'");
         if (name == value.Name) return;
-        if (name.Length > 0 && _scope.ContainsKey(name)) throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
+        if (name.Length > 0 && _scope.Find(name) is not null) throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
         if (value.Name.Length > 0) _scope.Remove(value.Name);
         value.Name = name;
-        if (name.Length > 0) _scope[name] = value;
+        if (name.Length > 0) _scope.TryAdd(value);
     }
 
     /// <summary>Prepares the name table for <paramref name="count"/> more values (avoids rehashing while importing).</summary>
@@ -233,7 +232,7 @@ public sealed class Graph
             if (c.Outer == outer) return c;
         var source = outer.Owner == Parent ? outer : Parent.Capture(outer);
         var v = new Value(this, outer.Name, ValueKind.Capture, outer.Type) { Outer = source };
-        if (!_scope.TryAdd(outer.Name, v)) throw new IrException($"graph '{Name}' defines '{outer.Name}' and also captures it");
+        if (!_scope.TryAdd(v)) throw new IrException($"graph '{Name}' defines '{outer.Name}' and also captures it");
         _captures.Add(v);
         source.UseList.Add(new Use(UseKind.Capture, null, this, _captures.Count - 1));
         return v;

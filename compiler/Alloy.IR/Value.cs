@@ -127,6 +127,9 @@ public sealed class Value
         else if (_definition is T) _definition = null;
     }
 
+    /// <summary>The next value in its graph's name-table bucket.</summary>
+    internal Value? NextInScope;
+
     /// <summary>Scratch stamp of the verifier's walk that last defined this value; meaningless between calls.</summary>
     internal long Stamp;
 
