@@ -42,7 +42,7 @@ internal static class FastVerifier
                 switch (u.Kind)
                 {
                     case UseKind.Operand:
-                        if (u.User is not { Owner: { } owner } user || u.Index >= user.InputList.Count || user.InputList[u.Index] != v) return false;
+                        if (u.User is not { Owner: { } owner } user || u.Index >= user.InputList.Length || user.InputList[u.Index] != v) return false;
                         if (owner == g) operandUses++;
                         break;
                     case UseKind.GraphOutput:
@@ -85,7 +85,7 @@ internal static class FastVerifier
             if (++count > limit || n.Owner != g || n.Prev != prev) return false;
             prev = n;
             var inputs = n.InputList;
-            for (int i = 0; i < inputs.Count; i++)
+            for (int i = 0; i < inputs.Length; i++)
             {
                 var v = inputs[i];
                 if (v is null) continue;
@@ -93,7 +93,7 @@ internal static class FastVerifier
                 if (v.Owner != g || v.Stamp != stamp) return false;
             }
             var outputs = n.OutputList;
-            for (int i = 0; i < outputs.Count; i++)
+            for (int i = 0; i < outputs.Length; i++)
             {
                 var r = outputs[i];
                 if (!Define(r) || r.Producer != n || !CheckUses(r)) return false;
@@ -118,7 +118,7 @@ internal static class FastVerifier
         return true;
     }
 
-    private static bool Distinct(List<Use> uses)
+    private static bool Distinct(in UseList uses)
     {
         if (uses.Count <= 16)
         {
@@ -128,8 +128,8 @@ internal static class FastVerifier
             return true;
         }
         var seen = new HashSet<Use>(uses.Count);
-        foreach (var u in uses)
-            if (!seen.Add(u)) return false;
+        for (int k = 0; k < uses.Count; k++)
+            if (!seen.Add(uses[k])) return false;
         return true;
     }
 

@@ -10,7 +10,7 @@ public sealed record TensorAnnotation(string TensorName, IReadOnlyList<KeyValueP
 /// </summary>
 public sealed class Graph
 {
-    private readonly Dictionary<string, Value> _scope = new(StringComparer.Ordinal);
+    private readonly NameTable _scope = new();
     private readonly List<Value> _inputs = [];
     private readonly List<Value> _outputs = [];
     private readonly List<Value> _constants = [];
@@ -111,17 +111,16 @@ public sealed class Graph
     // ---- names ----
 
     /// <summary>Finds a value by name in this graph only.</summary>
-    public Value? FindLocal(string name) => _scope.GetValueOrDefault(name);
+    public Value? FindLocal(string name) => _scope.Find(name);
 
     /// <summary>Finds a value by name in this graph only, without allocating the name.</summary>
-    public Value? FindLocal(ReadOnlySpan<char> name) =>
-        _scope.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var v) ? v : null;
+    public Value? FindLocal(ReadOnlySpan<char> name) => _scope.Find(name);
 
     /// <summary>Finds a value by name in this graph or an enclosing one.</summary>
     public Value? Lookup(string name)
     {
         for (var g = this; g is not null; g = g.Parent)
-            if (g._scope.TryGetValue(name, out var v)) return v;
+            if (g._scope.Find(name) is { } v) return v;
         return null;
     }
 
@@ -149,7 +148,7 @@ public sealed class Graph
         var v = new Value(this, name, kind, type);
         if (name.Length > 0)
         {
-            if (!_scope.TryAdd(name, v))
+            if (!_scope.TryAdd(v))
                 throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
         }
         return v;
@@ -161,10 +160,10 @@ public sealed class Graph
         Touch();
         if (value.Owner != this) throw new IrException($"value '{value.Name}' does not belong to graph '{Name}'");
         if (name == value.Name) return;
-        if (name.Length > 0 && _scope.ContainsKey(name)) throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
+        if (name.Length > 0 && _scope.Find(name) is not null) throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
         if (value.Name.Length > 0) _scope.Remove(value.Name);
         value.Name = name;
-        if (name.Length > 0) _scope[name] = value;
+        if (name.Length > 0) _scope.TryAdd(value);
     }
 
     /// <summary>Prepares the name table for <paramref name="count"/> more values (avoids rehashing while importing).</summary>
@@ -254,7 +253,7 @@ public sealed class Graph
             if (c.Outer == outer) return c;
         var source = outer.Owner == Parent ? outer : Parent.Capture(outer);
         var v = new Value(this, outer.Name, ValueKind.Capture, outer.Type) { Outer = source };
-        if (!_scope.TryAdd(outer.Name, v)) throw new IrException($"graph '{Name}' defines '{outer.Name}' and also captures it");
+        if (!_scope.TryAdd(v)) throw new IrException($"graph '{Name}' defines '{outer.Name}' and also captures it");
         _captures.Add(v);
         source.UseList.Add(new Use(UseKind.Capture, null, this, _captures.Count - 1));
         return v;
@@ -273,9 +272,8 @@ public sealed class Graph
         for (int i = index; i < _captures.Count; i++)
         {
             if (_captures[i].Outer is not { } outer) continue;
-            var uses = outer.UseList;
-            int k = uses.IndexOf(new Use(UseKind.Capture, null, this, i + 1));
-            if (k >= 0) uses[k] = new Use(UseKind.Capture, null, this, i);
+            int k = outer.UseList.IndexOf(new Use(UseKind.Capture, null, this, i + 1));
+            if (k >= 0) outer.UseList[k] = new Use(UseKind.Capture, null, this, i);
         }
         _scope.Remove(capture.Name);
         capture.Outer = null;
@@ -306,40 +304,68 @@ public sealed class Graph
     /// <summary>Creates a node with fresh results named <paramref name="outputNames"/> and appends it, or inserts it before <paramref name="before"/>.</summary>
     public Node AddNode(string opType, IEnumerable<Value?> inputs, IEnumerable<string> outputNames, string domain = "", Node? before = null, IEnumerable<Attr>? attributes = null)
     {
-        var node = new Node(opType, domain, inputs is ICollection<Value?> c ? c.Count : 0, outputNames is ICollection<string> o ? o.Count : 1) { Owner = this };
+        var operands = inputs.ToArray();
+        var names = outputNames as IReadOnlyList<string> ?? outputNames.ToArray();
+        var node = new Node(opType, domain, 0, names.Count) { Owner = this };
         if (attributes is not null)
             foreach (var a in attributes) node.SetAttribute(a);
-        foreach (var operand in inputs)
+        // The node keeps the copied operand array.
+        for (int i = 0; i < operands.Length; i++)
         {
-            var v = operand is null ? null : Local(operand);
-            node.InputList.Add(v);
-            v?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
+            if (operands[i] is not { } v) continue;
+            v = Local(v);
+            operands[i] = v;
+            v.UseList.Add(new Use(UseKind.Operand, node, null, i));
         }
-        foreach (var name in outputNames)
-            AddResult(node, name, null);
+        node.InputList = operands;
+        for (int i = 0; i < names.Count; i++)
+            DefineResult(node, i, names[i], null);
         Link(node, before);
         return node;
     }
 
     /// <summary>
-    /// Creates a node with no operands or results yet, room for <paramref name="operandCapacity"/> operands and
-    /// <paramref name="resultCapacity"/> results (added with <see cref="AddOperand"/> and <see cref="AddResult"/>),
-    /// and appends it (or inserts it before <paramref name="before"/>). For builders that know the counts.
+    /// Creates a node with no operands or results yet (added with <see cref="AddOperand"/> and <see cref="AddResult"/>)
+    /// and appends it (or inserts it before <paramref name="before"/>). The capacities are hints.
     /// </summary>
     public Node AddEmptyNode(string opType, string domain, int operandCapacity, int resultCapacity, Node? before = null)
     {
-        var node = new Node(opType, domain, operandCapacity, resultCapacity) { Owner = this };
+        var node = new Node(opType, domain, 0, 0) { Owner = this };
         Link(node, before);
         return node;
+    }
+
+    /// <summary>
+    /// For bulk builders that know the counts: appends a node with <paramref name="operandCount"/> omitted operands
+    /// (set with <see cref="SetOperand"/>) and <paramref name="resultCount"/> result slots, each of which must be
+    /// filled with <see cref="DefineResult"/> before the node is used.
+    /// </summary>
+    internal Node AddNodeWithSlots(string opType, string domain, int operandCount, int resultCount)
+    {
+        var node = new Node(opType, domain, operandCount, resultCount) { Owner = this };
+        Link(node, null);
+        return node;
+    }
+
+    /// <summary>Defines result <paramref name="index"/> of <paramref name="node"/> (a slot not yet filled).</summary>
+    internal Value DefineResult(Node node, int index, string name, IrType? type)
+    {
+        var v = Define(name, ValueKind.NodeResult, type);
+        v.Producer = node;
+        v.ResultIndex = index;
+        node.OutputList[index] = v;
+        return v;
     }
 
     /// <summary>Appends a new result to <paramref name="node"/>.</summary>
     public Value AddResult(Node node, string name, IrType? type)
     {
+        int index = node.OutputList.Length;
         var v = Define(name, ValueKind.NodeResult, type);
         v.Producer = node;
-        v.ResultIndex = node.OutputList.Count;
-        node.OutputList.Add(v);
+        v.ResultIndex = index;
+        Array.Resize(ref node.OutputList, index + 1);
+        node.OutputList[index] = v;
         return v;
     }
 
@@ -357,8 +383,10 @@ public sealed class Graph
     {
         Touch();
         if (value is not null) value = Local(value);
-        node.InputList.Add(value);
-        value?.UseList.Add(new Use(UseKind.Operand, node, null, node.InputList.Count - 1));
+        int index = node.InputList.Length;
+        Array.Resize(ref node.InputList, index + 1);
+        node.InputList[index] = value;
+        value?.UseList.Add(new Use(UseKind.Operand, node, null, index));
     }
 
     /// <summary>Makes every use of <paramref name="from"/> (operands, graph outputs, captures) use <paramref name="to"/>.</summary>
@@ -392,7 +420,7 @@ public sealed class Graph
         if (node.Owner != this) throw new IrException($"node {node} does not belong to graph '{Name}'");
         foreach (var r in node.OutputList)
             if (r.HasUses) throw new IrException($"cannot erase {node}: result '{r.Name}' still has {r.Uses.Count} use(s)");
-        for (int i = 0; i < node.InputList.Count; i++)
+        for (int i = 0; i < node.InputList.Length; i++)
             node.InputList[i]?.UseList.Remove(new Use(UseKind.Operand, node, null, i));
         foreach (var g in node.Subgraphs) g.ReleaseCaptures();
         foreach (var r in node.OutputList)
@@ -520,7 +548,7 @@ public sealed class Graph
         for (var n = FirstNode; n is not null; n = n.Next)
         {
             var inputs = n.InputList;
-            for (int i = 0; i < inputs.Count; i++)
+            for (int i = 0; i < inputs.Length; i++)
                 if (inputs[i] is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
             if (n.HasSubgraphs)
                 foreach (var g in n.Subgraphs)

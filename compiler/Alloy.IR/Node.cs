@@ -3,30 +3,55 @@ namespace Alloy.IR;
 /// <summary>An operation. Operands and results change only through <see cref="Graph"/> methods.</summary>
 public sealed class Node
 {
-    internal readonly List<Value?> InputList;
-    internal readonly List<Value> OutputList;
+    /// <summary>Operands, exactly as many as the node has (an array rather than a list: nodes are numerous, and
+    /// operands are set in place far more often than added).</summary>
+    internal Value?[] InputList;
+    /// <summary>Results, exactly as many as the node has.</summary>
+    internal Value[] OutputList;
     private static readonly Attr[] NoAttributes = [];
     /// <summary>Created with the first attribute (most nodes have none).</summary>
     private List<Attr>? _attributes;
     private AnnotationMap? _annotations;
-    private List<KeyValuePair<string, string>>? _metadata;
+    /// <summary>Doc string, overload and metadata: created when one is set (few nodes have any).</summary>
+    private NodeDetails? _details;
 
-    internal Node(string opType, string domain, int operandCapacity = 0, int resultCapacity = 1)
+    /// <summary>A node with <paramref name="operandCount"/> omitted operands and <paramref name="resultCount"/> result
+    /// slots, which the creating <see cref="Graph"/> fills.</summary>
+    internal Node(string opType, string domain, int operandCount, int resultCount)
     {
         OpType = opType;
         Domain = domain;
-        InputList = new List<Value?>(operandCapacity);
-        OutputList = new List<Value>(resultCapacity);
+        InputList = operandCount == 0 ? [] : new Value?[operandCount];
+        OutputList = resultCount == 0 ? [] : new Value[resultCount];
     }
 
     public string OpType { get; set; }
     /// <summary>Operator set domain exactly as written ("" and "ai.onnx" both denote the default set).</summary>
     public string Domain { get; set; }
     public string Name { get; set; } = "";
-    public string? DocString { get; set; }
-    public string Overload { get; set; } = "";
-    public List<KeyValuePair<string, string>> Metadata => _metadata ??= [];
-    public bool HasMetadata => _metadata is { Count: > 0 };
+
+    public string? DocString
+    {
+        get => _details?.DocString;
+        set
+        {
+            if (value is not null || _details is not null) Details.DocString = value;
+        }
+    }
+
+    public string Overload
+    {
+        get => _details?.Overload ?? "";
+        set
+        {
+            if (value.Length > 0 || _details is not null) Details.Overload = value;
+        }
+    }
+
+    public List<KeyValuePair<string, string>> Metadata => Details.Metadata ??= [];
+    public bool HasMetadata => _details?.Metadata is { Count: > 0 };
+
+    private NodeDetails Details => _details ??= new();
 
     public Graph? Owner { get; internal set; }
     public Node? Prev { get; internal set; }
@@ -122,4 +147,12 @@ public sealed class Node
     private readonly int _hash = IdentityHash.Next();
 
     public override string ToString() => string.IsNullOrEmpty(Name) ? OpType : $"{OpType} '{Name}'";
+
+    /// <summary>The rarely set parts of a node, kept out of the node itself.</summary>
+    private sealed class NodeDetails
+    {
+        public string? DocString;
+        public string Overload = "";
+        public List<KeyValuePair<string, string>>? Metadata;
+    }
 }

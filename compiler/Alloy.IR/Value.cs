@@ -24,14 +24,57 @@ public enum UseKind : byte
     Capture,
 }
 
-public readonly record struct Use(UseKind Kind, Node? User, Graph? Graph, int Index);
+/// <summary>
+/// One use of a value: operand <see cref="Index"/> of node <see cref="User"/>, or output / capture <see cref="Index"/>
+/// of <see cref="Graph"/>. A use names either a node or a graph, never both, so one reference holds whichever it is
+/// (16 bytes a use instead of 24: use-lists are the IR's most numerous entries).
+/// </summary>
+public readonly record struct Use
+{
+    /// <summary>The user node (<see cref="UseKind.Operand"/>) or the graph (outputs, captures).</summary>
+    private readonly object? _site;
+
+    public Use(UseKind kind, Node? user, Graph? graph, int index)
+    {
+        Kind = kind;
+        _site = (object?)user ?? graph;
+        Index = index;
+    }
+
+    public UseKind Kind { get; init; }
+    public Node? User
+    {
+        get => _site as Node;
+        init => _site = value ?? (_site is Node ? null : _site);
+    }
+    public Graph? Graph
+    {
+        get => _site as Graph;
+        init => _site = value ?? (_site is Graph ? null : _site);
+    }
+    public int Index { get; init; }
+
+    public void Deconstruct(out UseKind kind, out Node? user, out Graph? graph, out int index)
+    {
+        kind = Kind;
+        user = User;
+        graph = Graph;
+        index = Index;
+    }
+}
 
 /// <summary>An SSA value: exactly one definition, and a use-list kept right by the <see cref="Graph"/> API.</summary>
 public sealed class Value
 {
-    /// <summary>Room for two uses to start with: most values have one or two.</summary>
-    internal readonly List<Use> UseList = new(2);
+    /// <summary>Kept in the value (a struct field, mutated in place): most values have one use.</summary>
+    internal UseList UseList;
+    /// <summary>The read-only view <see cref="Uses"/> hands out, created on first request.</summary>
+    private UseListView? _usesView;
     private readonly int _hash = IdentityHash.Next();
+
+    /// <summary>What defines the value besides its kind: the producing node of a result, the enclosing value of a
+    /// capture, the data of a constant or an input's default. One field serves all four (values are numerous).</summary>
+    private object? _definition;
 
     internal Value(Graph owner, string name, ValueKind kind, IrType? type)
     {
@@ -50,15 +93,42 @@ public sealed class Value
     public string? DocString { get; set; }
 
     /// <summary>The node that defines a <see cref="ValueKind.NodeResult"/>.</summary>
-    public Node? Producer { get; internal set; }
+    public Node? Producer
+    {
+        get => _definition as Node;
+        internal set => SetDefinition<Node>(value);
+    }
     public int ResultIndex { get; internal set; }
 
     /// <summary>Dense data of a constant, or the default value of an input (IR version 3 initializers that are inputs).</summary>
-    public TensorConstant? Constant { get; internal set; }
-    public SparseTensorConstant? SparseConstant { get; internal set; }
+    public TensorConstant? Constant
+    {
+        get => _definition as TensorConstant;
+        internal set => SetDefinition<TensorConstant>(value);
+    }
+
+    public SparseTensorConstant? SparseConstant
+    {
+        get => _definition as SparseTensorConstant;
+        internal set => SetDefinition<SparseTensorConstant>(value);
+    }
 
     /// <summary>For a <see cref="ValueKind.Capture"/>: the enclosing-scope value it stands for.</summary>
-    public Value? Outer { get; internal set; }
+    public Value? Outer
+    {
+        get => _definition as Value;
+        internal set => SetDefinition<Value>(value);
+    }
+
+    /// <summary>Sets the definition; clearing it with null only clears a definition of that kind.</summary>
+    private void SetDefinition<T>(T? value) where T : class
+    {
+        if (value is not null) _definition = value;
+        else if (_definition is T) _definition = null;
+    }
+
+    /// <summary>The next value in its graph's name-table bucket.</summary>
+    internal Value? NextInScope;
 
     /// <summary>Scratch stamp of the verifier's walk that last defined this value; meaningless between calls.</summary>
     internal long Stamp;
@@ -66,7 +136,7 @@ public sealed class Value
     /// <summary>Position in the owning graph's constant list, or -1 when the value is not listed there.</summary>
     internal int ConstantSlot = -1;
 
-    public IReadOnlyList<Use> Uses => UseList;
+    public IReadOnlyList<Use> Uses => _usesView ??= new UseListView(this);
     public bool HasUses => UseList.Count > 0;
 
     /// <summary>The element type when the value is a dense tensor.</summary>
@@ -76,4 +146,18 @@ public sealed class Value
     public override int GetHashCode() => _hash;
 
     public override string ToString() => "%" + Name;
+
+    /// <summary>A live read-only view of a value's use-list.</summary>
+    private sealed class UseListView(Value value) : IReadOnlyList<Use>
+    {
+        public int Count => value.UseList.Count;
+        public Use this[int index] => value.UseList[index];
+
+        public IEnumerator<Use> GetEnumerator()
+        {
+            for (int i = 0; i < value.UseList.Count; i++) yield return value.UseList[i];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

@@ -9,9 +9,13 @@ namespace Alloy.Onnx;
 /// <summary>Attributes and types.</summary>
 public sealed partial class OnnxImporter
 {
-    private Attr ImportAttribute(Slice s, Graph owner, string? where, Func<string>? describe)
+    /// <summary>
+    /// Decodes an AttributeProto of <paramref name="node"/> (in <paramref name="where"/>, the scope), or, when
+    /// <paramref name="node"/> is null, one described by <paramref name="where"/> (a function's attribute default).
+    /// Messages are formatted only when one is needed.
+    /// </summary>
+    private Attr ImportAttribute(Slice s, Graph owner, Node? node, string? where)
     {
-        string Where() => where ?? describe!();
         var r = Reader(s);
         string name = "";
         string? doc = null, refName = null;
@@ -20,8 +24,10 @@ public sealed partial class OnnxImporter
         long? i = null;
         string? str = null;
         Slice? t = null, gr = null, tp = null, sp = null;
-        ArrayBufferWriter<byte>? floats = null;
-        List<long>? ints = null;
+        bool hasFloats = false, hasInts = false;
+        // Scratch lists reused across attributes: their contents are copied out before anything can recurse.
+        _attrFloats.ResetWrittenCount();
+        _attrInts.Clear();
         List<string>? strings = null;
         List<Slice>? tensors = null, graphs = null, typeProtos = null, sparses = null;
         while (r.Next())
@@ -34,8 +40,8 @@ public sealed partial class OnnxImporter
                 case AttributeProto.SFieldNumber: str = r.ReadString(); break;
                 case AttributeProto.TFieldNumber: t = r.ReadSlice(); break;
                 case AttributeProto.GFieldNumber: gr = r.ReadSlice(); break;
-                case AttributeProto.FloatsFieldNumber: r.ReadRepeatedFixed(WireType.Fixed32, floats ??= new()); break;
-                case AttributeProto.IntsFieldNumber: r.ReadRepeatedVarint(ints ??= []); break;
+                case AttributeProto.FloatsFieldNumber: r.ReadRepeatedFixed(WireType.Fixed32, _attrFloats); hasFloats = true; break;
+                case AttributeProto.IntsFieldNumber: r.ReadRepeatedVarint(_attrInts); hasInts = true; break;
                 case AttributeProto.StringsFieldNumber: (strings ??= []).Add(r.ReadString()); break;
                 case AttributeProto.TensorsFieldNumber: (tensors ??= []).Add(r.ReadSlice()); break;
                 case AttributeProto.GraphsFieldNumber: (graphs ??= []).Add(r.ReadSlice()); break;
@@ -49,13 +55,12 @@ public sealed partial class OnnxImporter
                 default: r.Skip(); break;
             }
         }
-        string ctx = $"{Where()}, attribute '{name}'";
         if (!string.IsNullOrEmpty(refName))
             return new Attr(name, new RefAttr(refName, (AttrKind)(type ?? 0))) { DocString = doc };
         var kind = type is { } k ? (AttrKind)k
             : f.HasValue ? AttrKind.Float : i.HasValue ? AttrKind.Int : str is not null ? AttrKind.String
-            : t.HasValue ? AttrKind.Tensor : gr.HasValue ? AttrKind.Graph : floats is not null ? AttrKind.Floats
-            : ints is not null ? AttrKind.Ints : strings is not null ? AttrKind.Strings : tensors is not null ? AttrKind.Tensors
+            : t.HasValue ? AttrKind.Tensor : gr.HasValue ? AttrKind.Graph : hasFloats ? AttrKind.Floats
+            : hasInts ? AttrKind.Ints : strings is not null ? AttrKind.Strings : tensors is not null ? AttrKind.Tensors
             : graphs is not null ? AttrKind.Graphs
             : throw Fail("the attribute has no type and no value", Where());
         AttrValue value = kind switch
@@ -63,20 +68,31 @@ public sealed partial class OnnxImporter
             AttrKind.Float => new FloatAttr(f ?? 0),
             AttrKind.Int => new IntAttr(i ?? 0),
             AttrKind.String => new StringAttr(str ?? ""),
-            AttrKind.Tensor => new TensorAttr(ImportTensor(t ?? throw Fail("tensor attribute has no tensor", ctx), ctx, null, named: true).Constant),
-            AttrKind.Graph => new GraphAttr(ImportGraph(gr ?? throw Fail("graph attribute has no graph", ctx), owner)),
-            AttrKind.Floats => new FloatsAttr(floats is null ? [] : [.. MemoryMarshal.Cast<byte, float>(floats.WrittenSpan)]),
-            AttrKind.Ints => new IntsAttr(ints is null ? [] : [.. ints]),
+            AttrKind.Tensor => new TensorAttr(ImportTensor(t ?? throw Fail("tensor attribute has no tensor", Ctx()), Ctx(), null, named: true).Constant),
+            AttrKind.Graph => new GraphAttr(ImportGraph(gr ?? throw Fail("graph attribute has no graph", Ctx()), owner)),
+            AttrKind.Floats => new FloatsAttr([.. MemoryMarshal.Cast<byte, float>(_attrFloats.WrittenSpan)]),
+            AttrKind.Ints => new IntsAttr([.. CollectionsMarshal.AsSpan(_attrInts)]),
             AttrKind.Strings => new StringsAttr(strings is null ? [] : [.. strings]),
-            AttrKind.Tensors => new TensorsAttr(tensors is null ? [] : [.. tensors.Select(x => ImportTensor(x, ctx, null, named: true).Constant)]),
-            AttrKind.Graphs => new GraphsAttr(graphs is null ? [] : [.. graphs.Select(x => ImportGraph(x, owner))]),
-            AttrKind.SparseTensor => new SparseTensorAttr(ImportSparse(sp ?? throw Fail("sparse tensor attribute has no value", ctx), ctx, null).Constant),
-            AttrKind.SparseTensors => new SparseTensorsAttr(sparses is null ? [] : [.. sparses.Select(x => ImportSparse(x, ctx, null).Constant)]),
-            AttrKind.TypeProto => new TypeAttr(ImportType(tp, ctx, null)),
-            AttrKind.TypeProtos => new TypesAttr(typeProtos is null ? [] : [.. typeProtos.Select(x => ImportType(x, ctx, null))]),
+            AttrKind.Tensors => new TensorsAttr(tensors is null ? [] : ImportAll(tensors, Ctx(), (self, x, ctx) => self.ImportTensor(x, ctx, null, named: true).Constant)),
+            AttrKind.Graphs => new GraphsAttr(graphs is null ? [] : ImportAll(graphs, owner, (self, x, o) => self.ImportGraph(x, o))),
+            AttrKind.SparseTensor => new SparseTensorAttr(ImportSparse(sp ?? throw Fail("sparse tensor attribute has no value", Ctx()), Ctx(), null).Constant),
+            AttrKind.SparseTensors => new SparseTensorsAttr(sparses is null ? [] : ImportAll(sparses, Ctx(), (self, x, ctx) => self.ImportSparse(x, ctx, null).Constant)),
+            AttrKind.TypeProto => new TypeAttr(ImportType(tp, Ctx(), null)),
+            AttrKind.TypeProtos => new TypesAttr(typeProtos is null ? [] : ImportAll(typeProtos, Ctx(), (self, x, ctx) => self.ImportType(x, ctx, null))),
             _ => throw Fail($"unknown attribute type {(int)kind}", Where()),
         };
         return new Attr(name, value) { DocString = doc };
+
+        string Where() => node is null ? where! : Describe(node, where);
+        string Ctx() => $"{Where()}, attribute '{name}'";
+    }
+
+    /// <summary>Decodes each slice with <paramref name="decode"/> (a non-capturing lambda: no closure per attribute).</summary>
+    private ImmutableArray<T> ImportAll<T, TState>(List<Slice> slices, TState state, Func<OnnxImporter, Slice, TState, T> decode)
+    {
+        var items = ImmutableArray.CreateBuilder<T>(slices.Count);
+        foreach (var x in slices) items.Add(decode(this, x, state));
+        return items.MoveToImmutable();
     }
 
     // ---------------------------------------------------------------- types

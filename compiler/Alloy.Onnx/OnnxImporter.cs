@@ -25,6 +25,9 @@ public sealed partial class OnnxImporter
     private readonly Dictionary<int, List<(byte[] Bytes, IrType? Type)>> _types = [];
     private readonly Dictionary<int, List<(byte[] Bytes, string Text)>> _strings = [];
     private int _depth;
+    /// <summary>Scratch for the repeated numeric fields of the attribute being decoded.</summary>
+    private readonly ArrayBufferWriter<byte> _attrFloats = new();
+    private readonly List<long> _attrInts = [];
     /// <summary>The type decoded or found last, with the bytes it came from.</summary>
     private (Slice Slice, IrType? Type)? _lastType;
     /// <summary>Where the next value_info record most likely points: the result after the last one matched.</summary>
@@ -247,11 +250,11 @@ public sealed partial class OnnxImporter
         var body = new Graph(name);
         var fn = new Function(domain, name, body) { Overload = overload, DocString = doc };
         fn.AttributeNames.AddRange(attrNames);
-        foreach (var a in defaults) fn.AttributeDefaults.Add(ImportAttribute(a, body, where));
+        foreach (var a in defaults) fn.AttributeDefaults.Add(ImportAttribute(a, body, null, where));
         fn.Opsets.AddRange(opsets);
         fn.Metadata.AddRange(metadata);
         foreach (var input in inputs) Define(() => body.AddInput(input, null), input, where);
-        ImportNodes(body, nodes, where);
+        ImportNodes(body, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(nodes), where);
         foreach (var vi in valueInfo) ApplyValueInfo(body, vi);
         foreach (var output in outputs)
             body.AddOutput(Resolve(body, output) ?? throw Fail($"output '{output}' is not defined", where));
@@ -262,15 +265,34 @@ public sealed partial class OnnxImporter
 
     private Graph ImportGraph(Slice s, Graph? parent)
     {
-        if (++_depth > MaxSubgraphDepth) throw Fail($"subgraphs are nested more than {MaxSubgraphDepth} deep");
+        if (++_depth > MaxSubgraphDepth)
+        {
+            _depth--;
+            throw Fail($"subgraphs are nested more than {MaxSubgraphDepth} deep");
+        }
+        // Nodes and value_info records are as many as the graph's nodes: their slices live in pooled storage.
+        var nodes = new PooledList<Slice>();
+        var valueInfo = new PooledList<Slice>();
+        try
+        {
+            return ImportGraph(s, parent, ref nodes, ref valueInfo);
+        }
+        finally
+        {
+            nodes.Dispose();
+            valueInfo.Dispose();
+            _depth--;
+        }
+    }
+
+    private Graph ImportGraph(Slice s, Graph? parent, ref PooledList<Slice> nodes, ref PooledList<Slice> valueInfo)
+    {
         var r = Reader(s);
         string name = "";
         string? doc = null;
-        var nodes = new List<Slice>();
         var initializers = new List<Slice>();
         var inputs = new List<Slice>();
         var outputs = new List<Slice>();
-        var valueInfo = new List<Slice>();
         var annotations = new List<Slice>();
         var sparse = new List<Slice>();
         var metadata = new List<KeyValuePair<string, string>>();
@@ -321,9 +343,9 @@ public sealed partial class OnnxImporter
             g.AddSparseConstant(sname, sc);
         }
 
-        ImportNodes(g, nodes, scope);
+        ImportNodes(g, nodes.Span, scope);
 
-        foreach (var vs in valueInfo) ApplyValueInfo(g, vs);
+        foreach (var vs in valueInfo.Span) ApplyValueInfo(g, vs);
         foreach (var vs in outputs)
         {
             var vi = ReadValueInfo(vs);
@@ -333,7 +355,6 @@ public sealed partial class OnnxImporter
             if (vi.Doc is not null) v.DocString = vi.Doc;
             g.AddOutput(v);
         }
-        _depth--;
         return g;
     }
 
@@ -412,12 +433,12 @@ public sealed partial class OnnxImporter
         // Exporters write value_info in node order: try the result after the previous match before the name table.
         Value? v = null;
         var cursor = _infoNode;
-        if (cursor is not null && cursor.Owner == g && _infoResult >= cursor.OutputList.Count)
+        if (cursor is not null && cursor.Owner == g && _infoResult >= cursor.OutputList.Length)
         {
             cursor = cursor.Next;
             _infoResult = 0;
         }
-        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Count && text.SequenceEqual(cursor.OutputList[_infoResult].Name))
+        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Length && text.SequenceEqual(cursor.OutputList[_infoResult].Name))
             v = cursor.OutputList[_infoResult];
         v ??= g.FindLocal(text);
         if (v is null || v.Kind != ValueKind.NodeResult) return;
@@ -438,13 +459,26 @@ public sealed partial class OnnxImporter
 
     // ---------------------------------------------------------------- nodes
 
-    private void ImportNodes(Graph g, List<Slice> protos, string? scope)
+    private void ImportNodes(Graph g, ReadOnlySpan<Slice> protos, string? scope)
+    {
+        var nodes = ArrayPool<Node>.Shared.Rent(protos.Length);
+        try
+        {
+            ImportNodes(g, protos, nodes, scope);
+        }
+        finally
+        {
+            ArrayPool<Node>.Shared.Return(nodes, clearArray: true);
+        }
+    }
+
+    /// <param name="nodes">Scratch room for the nodes created (at least as many as <paramref name="protos"/>).</param>
+    private void ImportNodes(Graph g, ReadOnlySpan<Slice> protos, Node[] nodes, string? scope)
     {
         // Pass 1: every node and its results, so operands may refer to nodes listed later. Each node's position
         // (1-based) goes into its scratch mark, so pass 2 sees whether the listed order is topological.
-        var nodes = new Node[protos.Count];
         Span<Slice> outputs = stackalloc Slice[16];
-        for (int i = 0; i < protos.Count; i++)
+        for (int i = 0; i < protos.Length; i++)
         {
             var r = Reader(protos[i]);
             string op = "", domain = "", name = "", overload = "";
@@ -472,7 +506,7 @@ public sealed partial class OnnxImporter
                     default: r.Skip(); break;
                 }
             }
-            var node = g.AddEmptyNode(op, domain, operands, results);
+            var node = g.AddNodeWithSlots(op, domain, operands, results);
             node.Name = name;
             node.DocString = doc;
             node.Overload = overload;
@@ -481,19 +515,25 @@ public sealed partial class OnnxImporter
             for (int k = 0; k < results; k++)
             {
                 var o = Utf8.GetString(Bytes(k < outputs.Length ? outputs[k] : moreOutputs![k - outputs.Length]));
-                if (o.Length > 0 && g.FindLocal(o) is not null) throw Fail($"output '{o}' has two definitions", Describe(node, scope));
-                g.AddResult(node, o, null);
+                try
+                {
+                    g.DefineResult(node, k, o, null);
+                }
+                catch (IrException)
+                {
+                    throw Fail($"output '{o}' has two definitions", Describe(node, scope));
+                }
             }
             nodes[i] = node;
         }
         // Pass 2: operands and attributes (subgraphs capture from the now complete scope).
         Span<char> chars = stackalloc char[256];
         bool ordered = true;
-        for (int i = 0; i < protos.Count; i++)
+        for (int i = 0; i < protos.Length; i++)
         {
             var node = nodes[i];
             var r = Reader(protos[i]);
-            int attributes = 0;
+            int attributes = 0, operand = 0;
             while (r.Next())
             {
                 switch (r.Field)
@@ -502,7 +542,7 @@ public sealed partial class OnnxImporter
                         var utf8 = r.ReadBytes();
                         if (utf8.Length == 0)
                         {
-                            g.AddOperand(node, null);
+                            operand++;
                             break;
                         }
                         var name = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
@@ -511,7 +551,7 @@ public sealed partial class OnnxImporter
                                              : $"input '{name}' is not defined in the subgraph or any enclosing graph",
                             Describe(node, scope));
                         if (v.Producer is { } p && p.Owner == g && p.Mark > i) ordered = false;
-                        g.AddOperand(node, v);
+                        g.SetOperand(node, operand++, v);
                         break;
                     case NodeProto.AttributeFieldNumber:
                         attributes++;
@@ -545,7 +585,7 @@ public sealed partial class OnnxImporter
         for (int j = i - 1; j >= 0 && j >= i - 2; j--)
         {
             var results = nodes[j].OutputList;
-            for (int k = 0; k < results.Count; k++)
+            for (int k = 0; k < results.Length; k++)
                 if (name.SequenceEqual(results[k].Name)) return results[k];
         }
         return null;
@@ -554,13 +594,9 @@ public sealed partial class OnnxImporter
     private static string Describe(Node n, string? scope)
     {
         var what = n.Name.Length > 0 ? $"node '{n.Name}' ({n.OpType})"
-            : n.Outputs.Count > 0 ? $"{n.OpType} node producing '{n.Outputs[0].Name}'"
+            : n.OutputList is [{ } first, ..] ? $"{n.OpType} node producing '{first.Name}'"
             : $"{n.OpType} node";
         return scope is null ? what : $"{scope}, {what}";
     }
 
-    private Attr ImportAttribute(Slice s, Graph owner, Node node, string? scope) =>
-        ImportAttribute(s, owner, null, () => Describe(node, scope));
-
-    private Attr ImportAttribute(Slice s, Graph owner, string where) => ImportAttribute(s, owner, where, null);
 }

@@ -262,14 +262,15 @@ internal sealed class OnnxWireImage : IDisposable
     }
 
     // The items of the IR's lists (List<T> behind IReadOnlyList<T>) without an interface call per item.
+    // The IR's lists are arrays (node operands and results) or List<T> (graph lists, attributes): read either in place.
     private static ReadOnlySpan<Value> Items(IReadOnlyList<Value> list) =>
-        list is List<Value> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
+        list is Value[] a ? a : list is List<Value> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
 
     private static ReadOnlySpan<Value?> Operands(IReadOnlyList<Value?> list) =>
-        list is List<Value?> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
+        list is Value?[] a ? a : list is List<Value?> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
 
     private static ReadOnlySpan<Attr> Items(IReadOnlyList<Attr> list) =>
-        list is List<Attr> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
+        list is Attr[] a ? a : list is List<Attr> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
 
     private void Function(int field, Function f)
     {

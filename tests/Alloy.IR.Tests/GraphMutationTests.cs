@@ -95,8 +95,7 @@ public class GraphMutationTests
         var x = g.AddInput("x", F32(1));
         var mul = g.AddNode("Mul", [x, x], ["y"]);
         g.AddOutput(mul.Outputs[0]);
-        var uses = (List<Use>)x.Uses;
-        uses[1] = uses[0];
+        x.UseList[1] = x.UseList[0];
         var issues = Verifier.Verify(g);
         Assert.Contains(issues, i => i.Message.Contains("lists operand 0 twice"));
     }
