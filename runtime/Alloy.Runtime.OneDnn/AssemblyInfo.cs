@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("Alloy.Runtime.OneDnn.Tests")]
+[assembly: InternalsVisibleTo("Alloy.Benchmarks")]

@@ -1,0 +1,10 @@
+namespace Alloy.Runtime.OneDnn.Convolution;
+
+/// <summary>
+/// What a oneDNN convolution applies to its accumulator before storing: output scales (none, one, or one per output
+/// channel), common source / destination zero points, and a clamp (ReLU or Clip) after scaling.
+/// </summary>
+internal sealed record ConvolutionEpilogue(float[]? Scales, int SrcZeroPoint, int DstZeroPoint, bool Clamp, float Lo, float Hi)
+{
+    public static readonly ConvolutionEpilogue None = new(null, 0, 0, false, 0f, 0f);
+}
