@@ -12,6 +12,8 @@ need=()
 # The TorchScript frontend tests run archives made by Debian's torch (tests/tools/make_torchscript_fixtures.py).
 /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# oneDNN 2.x (libdnnl.so.2): the oneDNN kernel tests and `--kernels onednn` (runtime/Alloy.Runtime.OneDnn).
+dpkg-query -W -f='${Status}' libdnnl2 2>/dev/null | grep -q "install ok installed" || need+=(libdnnl2)
 # Headless Chromium renders the tuning report (tests/Alloy.Tuning.Tests/ReportRenderingTests.cs).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -21,19 +21,14 @@ public static class RunCommand
         var format = new Option<string>("--output-format") { Description = "npy or pb", DefaultValueFactory = _ => "npy" };
         var repeat = new Option<int>("--repeat") { Description = "Run N times and print latency min/median/max", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: all cores)", DefaultValueFactory = _ => 0 };
-        var kernels = new Option<string>("--kernels") { Description = "auto (= managed: fast AVX-512 kernels for the hot ops, reference kernels for the rest), managed, or reference", DefaultValueFactory = _ => "auto" };
+        var kernels = new Option<string>("--kernels") { Description = "auto (oneDNN when libdnnl.so.2 loads, else managed), onednn (oneDNN convolutions over the managed kernels), managed (fast AVX-512 kernels for the hot ops, reference kernels for the rest), or reference", DefaultValueFactory = _ => "auto" };
         var random = new Option<bool>("--random-inputs") { Description = "Fill inputs that were not given with seeded random values (symbolic dims = 1)" };
         var inputTypes = ModelLoader.InputTypesOption();
         var cmd = new Command("run", "Run a model on Alloy's runtime") { model, inputs, outputDir, format, repeat, threads, kernels, random, inputTypes };
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
-            var registry = r.GetValue(kernels) switch
-            {
-                "auto" or "managed" => Alloy.Runtime.Kernels.Managed.ManagedKernels.CreateRegistry(),
-                "reference" => KernelRegistry.Reference(),
-                var k => throw new UserError($"--kernels '{k}': use auto, managed or reference"),
-            };
+            var registry = KernelSets.Create(r.GetValue(kernels)!);
             if (r.GetValue(repeat) < 1) throw new UserError("--repeat must be at least 1");
             var ext = r.GetValue(format) is "npy" or "pb" ? r.GetValue(format)! : throw new UserError("--output-format must be npy or pb");
             using var m = ModelLoader.Load(path, r.GetValue(inputTypes));

@@ -6,7 +6,9 @@ using Alloy.OnnxRuntime;
 using Alloy.Runtime;
 using Alloy.Runtime.Execution;
 using Alloy.Runtime.IO;
+using Alloy.Runtime.Kernels;
 using Alloy.Runtime.Kernels.Managed;
+using Alloy.Runtime.OneDnn;
 using Alloy.Testing;
 using BenchmarkDotNet.Attributes;
 
@@ -21,6 +23,9 @@ namespace Alloy.Benchmarks;
 /// full-width resnet18) and are cached under the temp directory. Models: resnet18_w32, mobilenet_v2_w050 and, when
 /// <c>.deps/models/resnet18.onnx</c> exists (<c>tests/tools/make_resnet18.py</c>), the full-width resnet18; input
 /// batch 1, 224×224. The global cleanup prints CPU time per operation, which holds on a loaded machine.
+/// <para>The <see cref="Kernels"/> dimension picks Alloy's kernel set for both of its plans: <c>managed</c> (the
+/// managed AVX-512 kernels) or <c>onednn</c> (<see cref="OneDnnKernels"/>: the fused integer convolutions and the
+/// float32 Conv on oneDNN, the rest managed), so each kernel set's INT8 / FP32 ratio comes from one run.</para>
 /// </summary>
 [Config(typeof(CliRuntimeConfig))]
 public class Int8ModelBenchmark
@@ -37,6 +42,9 @@ public class Int8ModelBenchmark
 
     [Params(1, 2)]
     public int Threads { get; set; }
+
+    [Params("managed", "onednn")]
+    public string Kernels { get; set; } = "managed";
 
     public static IEnumerable<string> Models()
     {
@@ -77,7 +85,7 @@ public class Int8ModelBenchmark
         var fp32Path = Fp32Path(Model);
         var int8Path = QdqPath(Model);
         _inputs = Inputs(Model);
-        var registry = ManagedKernels.CreateRegistry();
+        var registry = Registry(Kernels);
         _fp32Model = OnnxImporter.Load(fp32Path);
         _fp32 = PlanCompiler.Compile(_fp32Model, registry);
         _int8Model = OnnxImporter.Load(int8Path);
@@ -122,13 +130,22 @@ public class Int8ModelBenchmark
     public void Cleanup()
     {
         var (cpu, wall) = _meter.PerOperation();
-        Console.WriteLine($"// {_meter.Label} {Model} Threads={Threads}: {cpu * 1e3:F2} ms CPU, {wall * 1e3:F2} ms wall per operation");
+        Console.WriteLine($"// {_meter.Label} {Model} Threads={Threads} Kernels={Kernels}: {cpu * 1e3:F2} ms CPU, {wall * 1e3:F2} ms wall per operation");
         _ortFp32.Dispose();
         _ortInt8.Dispose();
         _fp32Model?.Dispose();
         _int8Model?.Dispose();
         foreach (var t in _inputs.Values) t.Dispose();
     }
+
+    /// <summary>Alloy's kernels for <paramref name="kernels"/> (<c>onednn</c> requires oneDNN to load).</summary>
+    public static KernelRegistry Registry(string kernels) => kernels switch
+    {
+        "managed" => ManagedKernels.CreateRegistry(),
+        "onednn" when OneDnnLibrary.IsAvailable => OneDnnKernels.CreateRegistry(),
+        "onednn" => throw new InvalidOperationException($"oneDNN is not available: {OneDnnLibrary.UnavailableReason}"),
+        _ => throw new ArgumentException($"unknown kernel set '{kernels}'"),
+    };
 
     private static void Dispose(IEnumerable<Tensor?> tensors)
     {
