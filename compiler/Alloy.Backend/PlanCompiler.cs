@@ -154,12 +154,15 @@ public sealed class PlanCompiler(KernelRegistry registry)
             planSteps.Add(new PlanStep(steps[i].Node, steps[i].Kernel!, steps[i].In, steps[i].Out, release));
         }
         var memory = PlanMemory(steps.Select(s => s.Out).ToList(), lastUse, outputs.Select(o => o.Item1).ToHashSet(), slots);
-        return new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs)
+        var plan = new ExecutionPlan(g.Name, slots.Count, inputs, captures, constants, planSteps, outputs)
         {
             FoldedNodes = folded,
             FusedNodes = fusedAway.Count,
             Memory = memory,
         };
+        // Registry-specific finishing (e.g. data layouts agreed between the oneDNN kernels of adjacent steps).
+        foreach (var finish in registry.PlanFinishers) finish(plan);
+        return plan;
     }
 
     /// <summary>

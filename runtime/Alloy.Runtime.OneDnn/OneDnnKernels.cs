@@ -1,5 +1,6 @@
 using Alloy.Runtime.Kernels;
 using Alloy.Runtime.Kernels.Managed;
+using Alloy.Runtime.OneDnn.Convolution;
 using Alloy.Runtime.OneDnn.Kernels;
 
 namespace Alloy.Runtime.OneDnn;
@@ -8,7 +9,8 @@ namespace Alloy.Runtime.OneDnn;
 /// The oneDNN kernels, layered over the managed ones: <c>com.alloy::QLinearConv</c> (the QDQ lowering's fused
 /// integer convolution) and float32 <c>Conv</c> run on oneDNN primitives when <c>libdnnl.so.2</c> loads
 /// (<see cref="OneDnnLibrary"/>); every other op, and every node or run whose configuration oneDNN cannot express,
-/// runs the managed kernel (<see cref="ManagedKernels"/>, <see cref="Int8Kernels"/>).
+/// runs the managed kernel (<see cref="ManagedKernels"/>, <see cref="Int8Kernels"/>). Plans built from the registry
+/// keep the values passed between two oneDNN convolutions channels-last (<see cref="ChannelsLastPlan"/>).
 /// </summary>
 public static class OneDnnKernels
 {
@@ -42,5 +44,6 @@ public static class OneDnnKernels
             var managed = fallback.Create(n, out reason);
             return managed is null ? null : OneDnnConvKernel.Create(n, managed, out _) ?? managed;
         });
+        r.AddPlanFinisher(plan => ChannelsLastPlan.Apply(plan));
     }
 }

@@ -56,14 +56,16 @@ internal sealed unsafe class OneDnnConvolution : IDisposable
     /// valid while the convolution lives), created for <paramref name="threads"/> OpenMP threads; null with oneDNN's
     /// reason when it has no implementation.
     /// </summary>
-    public static OneDnnConvolution? TryCreate(ConvolutionShape s, ConvolutionTypes types, ConvolutionEpilogue epilogue, void* weights, void* bias,
-        int threads, out string? reason)
+    public static OneDnnConvolution? TryCreate(ConvolutionShape s, ConvolutionTypes types, ConvolutionEpilogue epilogue, ConvolutionLayouts layouts,
+        void* weights, void* bias, int threads, out string? reason)
     {
         OpenMp.UseThreads(threads);
-        var userSrc = DnnlMemory.Desc([s.N, s.C, s.H, s.W], types.Src, Dnnl.TagAbcd);
-        var userDst = DnnlMemory.Desc([s.N, s.M, s.OH, s.OW], types.Dst, Dnnl.TagAbcd);
-        var anySrc = DnnlMemory.Desc([s.N, s.C, s.H, s.W], types.Src, Dnnl.FormatAny);
-        var anyDst = DnnlMemory.Desc([s.N, s.M, s.OH, s.OW], types.Dst, Dnnl.FormatAny);
+        // NCHW sides leave the layout to oneDNN (and reorder); channels-last sides ask for NHWC, which is what the
+        // neighbouring oneDNN convolution reads or writes.
+        var userSrc = DnnlMemory.Desc([s.N, s.C, s.H, s.W], types.Src, layouts.SrcChannelsLast ? Dnnl.TagAcdb : Dnnl.TagAbcd);
+        var userDst = DnnlMemory.Desc([s.N, s.M, s.OH, s.OW], types.Dst, layouts.DstChannelsLast ? Dnnl.TagAcdb : Dnnl.TagAbcd);
+        var anySrc = layouts.SrcChannelsLast ? userSrc : DnnlMemory.Desc([s.N, s.C, s.H, s.W], types.Src, Dnnl.FormatAny);
+        var anyDst = layouts.DstChannelsLast ? userDst : DnnlMemory.Desc([s.N, s.M, s.OH, s.OW], types.Dst, Dnnl.FormatAny);
         long[] wDims = s.Group == 1 ? [s.M, s.C, s.KH, s.KW] : [s.Group, s.M / s.Group, s.C / s.Group, s.KH, s.KW];
         var anyWeights = DnnlMemory.Desc(wDims, types.Weights, Dnnl.FormatAny);
         var userWeights = DnnlMemory.Desc(wDims, types.Weights, s.Group == 1 ? Dnnl.TagAbcd : Dnnl.TagAbcde);
@@ -121,7 +123,7 @@ internal sealed unsafe class OneDnnConvolution : IDisposable
         return true;
     }
 
-    /// <summary>Runs the convolution of <paramref name="src"/> (NCHW) into <paramref name="dst"/> (NCHW) on <paramref name="threads"/> threads.</summary>
+    /// <summary>Runs the convolution of <paramref name="src"/> into <paramref name="dst"/> (NCHW, or NHWC where the layouts say so) on <paramref name="threads"/> threads.</summary>
     public void Execute(void* src, void* dst, int threads)
     {
         OpenMp.UseThreads(threads);

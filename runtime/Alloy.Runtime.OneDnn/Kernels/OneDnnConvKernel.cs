@@ -11,7 +11,7 @@ namespace Alloy.Runtime.OneDnn.Kernels;
 /// blocking (and may use Winograd-free direct or GEMM-based algorithms), so results agree with the reference within
 /// float32 rounding of the sum, not bit for bit. Other element types, ranks and operands run the managed kernel.
 /// </summary>
-internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, IActivationFusion
+internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, IChannelsLastConvolution, IActivationFusion
 {
     private readonly IKernel _managed;
     private readonly ConvolutionAttributes _attrs;
@@ -27,6 +27,10 @@ internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, IAct
         _clamp = clamp;
         _node = node;
     }
+
+    public bool ChannelsLastInput { get; set; }
+
+    public bool ChannelsLastOutput { get; set; }
 
     /// <summary>Why the last run used the managed kernel (null: it ran on oneDNN).</summary>
     public string? FallbackReason { get; private set; }
@@ -87,7 +91,7 @@ internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, IAct
             Fallback(context, inputs, outputs, $"x {x.ShapeText} and w {w.ShapeText} do not form a convolution");
             return;
         }
-        var conv = p.Primitives!.Get(shape, context.Threads, w.Pointer, p.Bias is null ? null : p.Bias.Pointer, out var reason);
+        var conv = p.Primitives!.Get(shape, context.Threads, new ConvolutionLayouts(ChannelsLastInput, ChannelsLastOutput), w.Pointer, p.Bias is null ? null : p.Bias.Pointer, out var reason);
         if (conv is null)
         {
             Fallback(context, inputs, outputs, reason ?? "oneDNN has no implementation");
@@ -111,7 +115,21 @@ internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, IAct
     private void Fallback(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs, string reason)
     {
         FallbackReason = $"{_node}: {reason}";
-        _managed.Run(context, inputs, outputs);
+        if (!ChannelsLastInput && !ChannelsLastOutput)
+        {
+            _managed.Run(context, inputs, outputs);
+            return;
+        }
+        // The managed kernel reads and writes NCHW: convert the data operand and the result on the agreed edges.
+        var args = inputs.ToArray();
+        using var nchw = ChannelsLastInput && args[0] is { Rank: 4 } x ? ChannelsLast.ToNchw(x) : null;
+        if (nchw is not null) args[0] = nchw;
+        _managed.Run(context, args, outputs);
+        if (ChannelsLastOutput && outputs[0] is { Rank: 4 } y)
+        {
+            outputs[0] = ChannelsLast.FromNchw(y);
+            y.Dispose();
+        }
     }
 
     /// <summary>The bias copy and primitives for this weight / bias pair: kept while they are the same tensor objects.</summary>

@@ -16,7 +16,7 @@ namespace Alloy.Runtime.OneDnn.Kernels;
 /// Configurations oneDNN does not take run the managed kernel, and <see cref="FallbackReason"/> says why: uint8
 /// weights, non-zero weight zero points, per-row activation parameters, non-positive scales, ranks other than 4.
 /// </summary>
-internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepacking
+internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepacking, IChannelsLastConvolution
 {
     private readonly IKernel _managed;
     private readonly ConvolutionAttributes _attrs;
@@ -34,6 +34,10 @@ internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepackin
         _relu = relu;
         _node = node;
     }
+
+    public bool ChannelsLastInput { get; set; }
+
+    public bool ChannelsLastOutput { get; set; }
 
     /// <summary>Why the last run used the managed kernel (null: it ran on oneDNN).</summary>
     public string? FallbackReason { get; private set; }
@@ -89,7 +93,7 @@ internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepackin
             Fallback(context, inputs, outputs, $"x {x.ShapeText} and w {w.ShapeText} do not form a convolution");
             return;
         }
-        var conv = p.Primitives!.Get(shape, context.Threads, w.Pointer, p.Bias is null ? null : p.Bias.Pointer, out var reason);
+        var conv = p.Primitives!.Get(shape, context.Threads, new ConvolutionLayouts(ChannelsLastInput, ChannelsLastOutput), w.Pointer, p.Bias is null ? null : p.Bias.Pointer, out var reason);
         if (conv is null)
         {
             Fallback(context, inputs, outputs, reason ?? "oneDNN has no implementation");
@@ -113,7 +117,21 @@ internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepackin
     private void Fallback(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs, string reason)
     {
         FallbackReason = $"{_node}: {reason}";
-        _managed.Run(context, inputs, outputs);
+        if (!ChannelsLastInput && !ChannelsLastOutput)
+        {
+            _managed.Run(context, inputs, outputs);
+            return;
+        }
+        // The managed kernel reads and writes NCHW: convert the data operand and the result on the agreed edges.
+        var args = inputs.ToArray();
+        using var nchw = ChannelsLastInput && args[0] is { Rank: 4 } x ? ChannelsLast.ToNchw(x) : null;
+        if (nchw is not null) args[0] = nchw;
+        _managed.Run(context, args, outputs);
+        if (ChannelsLastOutput && outputs[0] is { Rank: 4 } y)
+        {
+            outputs[0] = ChannelsLast.FromNchw(y);
+            y.Dispose();
+        }
     }
 
     /// <summary>The epilogue for these operands: kept while the parameter tensors are the same objects.</summary>

@@ -10,6 +10,16 @@ public delegate IKernel? KernelFactory(KernelNode node, out string? reason);
 public sealed class KernelRegistry
 {
     private readonly Dictionary<(string Domain, string Op), KernelFactory> _factories = [];
+    private readonly List<Action<Execution.ExecutionPlan>> _finishers = [];
+
+    /// <summary>
+    /// Steps the plan compiler runs on every plan it builds from this registry's kernels, after binding them (kernel sets
+    /// that agree on something between steps, such as a data layout, configure their kernels here).
+    /// </summary>
+    public IReadOnlyList<Action<Execution.ExecutionPlan>> PlanFinishers => _finishers;
+
+    /// <summary>Adds a step to <see cref="PlanFinishers"/>.</summary>
+    public void AddPlanFinisher(Action<Execution.ExecutionPlan> finisher) => _finishers.Add(finisher ?? throw new ArgumentNullException(nameof(finisher)));
 
     public void Register(string op, KernelFactory factory, string domain = "") => _factories[(Normalize(domain), op)] = factory;
 
