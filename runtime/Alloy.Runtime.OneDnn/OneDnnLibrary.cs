@@ -41,6 +41,9 @@ public static unsafe class OneDnnLibrary
     /// <summary>The ISA cap passed to oneDNN from <c>ALLOY_MAX_CPU_ISA</c>, or a note on where the cap comes from.</summary>
     public static string IsaCap => Loaded.Value.IsaCap;
 
+    /// <summary>How oneDNN's idle OpenMP threads wait: <c>OMP_WAIT_POLICY</c> as given, else PASSIVE (set by the loader).</summary>
+    public static string WaitPolicy => Loaded.Value.WaitPolicy;
+
     internal static DnnlApi Api => Loaded.Value.Api ?? throw new InvalidOperationException($"oneDNN is not available: {Loaded.Value.Reason}");
 
     internal static nint Engine => Loaded.Value.Engine;
@@ -53,12 +56,16 @@ public static unsafe class OneDnnLibrary
         if (status != Dnnl.Success) throw new OneDnnException(call, status);
     }
 
-    private sealed record State(DnnlApi? Api, string Reason, string Version, string IsaCap, nint Engine, nint Stream);
+    private sealed record State(DnnlApi? Api, string Reason, string Version, string IsaCap, nint Engine, nint Stream)
+    {
+        public string WaitPolicy { get; init; } = "";
+    }
 
     private static State Load()
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsFreeBSD())
             return new State(null, $"{FileName} is looked for on Linux only", "", "", 0, 0);
+        var waitPolicy = OpenMp.ChooseWaitPolicy();
         if (!NativeLibrary.TryLoad(FileName, out var library))
             return new State(null, $"{FileName} was not found (Debian: apt-get install libdnnl2)", "", "", 0, 0);
         var api = DnnlApi.Resolve(library, out var missing);
@@ -78,7 +85,7 @@ public static unsafe class OneDnnLibrary
         if (status != Dnnl.Success) return new State(null, $"dnnl_engine_create failed (status {status})", version, isaCap, 0, 0);
         status = api.StreamCreate(&stream, engine, Dnnl.StreamDefaultFlags);
         if (status != Dnnl.Success) return new State(null, $"dnnl_stream_create failed (status {status})", version, isaCap, 0, 0);
-        return new State(api, "", version, isaCap, engine, stream);
+        return new State(api, "", version, isaCap, engine, stream) { WaitPolicy = waitPolicy };
     }
 
     /// <summary>oneDNN's <c>dnnl_cpu_isa_t</c> for Alloy's ISA levels (oneDNN 2.6 has no AVX-512 FP16 level: BF16 is the next below).</summary>

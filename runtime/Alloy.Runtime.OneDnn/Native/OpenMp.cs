@@ -7,8 +7,29 @@ namespace Alloy.Runtime.OneDnn.Native;
 /// <c>omp_get_max_threads()</c> of the calling thread, an OpenMP per-thread setting, so the kernels call
 /// <see cref="UseThreads"/> on the executing thread before creating or running a primitive.
 /// </summary>
-internal static unsafe class OpenMp
+internal static unsafe partial class OpenMp
 {
+    /// <summary>The OpenMP setting of how idle team threads wait.</summary>
+    public const string WaitPolicyVariable = "OMP_WAIT_POLICY";
+
+    /// <summary>
+    /// Makes idle OpenMP threads sleep instead of spin (<c>OMP_WAIT_POLICY=PASSIVE</c>) unless the user chose a policy:
+    /// the OpenMP team shares the cores with Alloy's own worker threads (which run the managed steps between the
+    /// convolutions), and a team spinning through those steps — or a worker spinning through a convolution — takes the
+    /// core the other side needs. Must run before the OpenMP runtime is loaded (it reads its environment once then).
+    /// Returns the policy in force.
+    /// </summary>
+    public static string ChooseWaitPolicy()
+    {
+        var chosen = Environment.GetEnvironmentVariable(WaitPolicyVariable);
+        if (!string.IsNullOrEmpty(chosen)) return chosen;
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()) SetEnv(WaitPolicyVariable, "PASSIVE", 0);
+        return "PASSIVE";
+    }
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+
     private static delegate* unmanaged<int, void> s_setNumThreads;
     private static delegate* unmanaged<int> s_getMaxThreads;
 
