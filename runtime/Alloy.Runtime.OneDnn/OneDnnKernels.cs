@@ -6,8 +6,8 @@ using Alloy.Runtime.OneDnn.Kernels;
 namespace Alloy.Runtime.OneDnn;
 
 /// <summary>
-/// The oneDNN kernels, layered over the managed ones: <c>com.alloy::QLinearConv</c> (the QDQ lowering's fused
-/// integer convolution) and float32 <c>Conv</c> run on oneDNN primitives when <c>libdnnl.so.2</c> loads
+/// The oneDNN kernels, layered over the managed ones: <c>com.alloy::QLinearConv</c> and <c>com.alloy::QLinearMatMul</c>
+/// (the QDQ lowering's fused integer convolution and matrix product) and float32 <c>Conv</c> run on oneDNN primitives when <c>libdnnl.so.2</c> loads
 /// (<see cref="OneDnnLibrary"/>); every other op, and every node or run whose configuration oneDNN cannot express,
 /// runs the managed kernel (<see cref="ManagedKernels"/>, <see cref="Int8Kernels"/>). Plans built from the registry
 /// keep the values passed between two oneDNN convolutions channels-last (<see cref="ChannelsLastPlan"/>).
@@ -38,6 +38,11 @@ public static class OneDnnKernels
         {
             var managed = fallback.Create(n, out reason);
             return managed is null ? null : OneDnnQLinearConvKernel.Create(n, managed, out _) ?? managed;
+        }, Int8Kernels.Domain);
+        r.Register("QLinearMatMul", (KernelNode n, out string? reason) =>
+        {
+            var managed = fallback.Create(n, out reason);
+            return managed is null ? null : OneDnnQLinearMatMulKernel.Create(n, managed, out _) ?? managed;
         }, Int8Kernels.Domain);
         r.Register("Conv", (KernelNode n, out string? reason) =>
         {
