@@ -141,6 +141,28 @@ public sealed class QLinearConvTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void NaNAndZeroScalesRunTheManagedKernel()
+    {
+        if (!OneDnnRequirement.Check(output)) return;
+        var registry = OneDnnKernels.CreateRegistry();
+        using var x = RandomBytes(ElementType.UInt8, [1, 4, 6, 6], 1);
+        using var w = RandomBytes(ElementType.Int8, [5, 4, 3, 3], 2);
+        using var s = Tensor.FromFloats([], [0.05f]);
+        using var z = Tensor.FromArray(ElementType.UInt8, [], new byte[] { 3 });
+        using var wz = Tensor.Create(ElementType.Int8, []);
+        foreach (var bad in new[] { float.NaN, 0f })
+        {
+            using var ws = Tensor.FromFloats([], [bad]);
+            Tensor?[] inputs = [x, s, z, w, ws, wz, s, z];
+            var kernel = Assert.IsType<OneDnnQLinearConvKernel>(registry.Create(Node("QLinearConv", Int8Kernels.Domain, [], inputs), out _));
+            using var want = Run(ManagedKernels.CreateRegistry(), "QLinearConv", Int8Kernels.Domain, [], inputs, 1);
+            using var got = Run(kernel, inputs, 1);
+            Assert.Equal(want.ToArray<byte>(), got.ToArray<byte>());
+            Assert.Contains("multipliers", kernel.FallbackReason);
+        }
+    }
+
+    [Fact]
     public void BadOperandsGetTheManagedKernelsError()
     {
         if (!OneDnnRequirement.Check(output)) return;
