@@ -6,8 +6,10 @@ namespace Alloy.Runtime.Kernels.Managed;
 
 /// <summary>
 /// uint8 / int8 activations minus their zero point, widened to int16: whole rows (<see cref="Widen"/>) and the
-/// im2col matrix of a 2-D convolution (<see cref="Fill"/>). A tap in the padding holds the zero point, so it is 0
-/// after the subtraction and adds nothing, as in the reference, where padded taps are skipped.
+/// im2col matrix of a 2-D convolution (<see cref="Fill"/>); and the im2col matrix kept in bytes
+/// (<see cref="FillBytes"/>), which <see cref="Int8Gemm"/> widens while it packs a column panel. A tap in the
+/// padding holds the zero point, so it is 0 after the subtraction and adds nothing, as in the reference, where
+/// padded taps are skipped.
 /// </summary>
 internal static unsafe class Int8Im2Col
 {
@@ -55,7 +57,7 @@ internal static unsafe class Int8Im2Col
 
     /// <summary>32 bytes widened to int16: sign-extended for int8, zero-extended for uint8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> Extend(Vector256<byte> v, bool signed) =>
+    internal static Vector512<short> Extend(Vector256<byte> v, bool signed) =>
         signed ? Avx512BW.ConvertToVector512Int16(v.AsSByte()) : Avx512BW.ConvertToVector512Int16(v).AsInt16();
 
     /// <summary>
@@ -91,5 +93,66 @@ internal static unsafe class Int8Im2Col
                         if (last + 1 < g.OW) new Span<short>(o + last + 1, (int)(g.OW - last - 1)).Clear();
                     }
                 }
+    }
+
+    /// <summary>
+    /// The im2col matrix of one image and one group in bytes: row (c, kh, kw) (c over <paramref name="channels"/>
+    /// input channels starting at <paramref name="plane"/>), column (oh, ow), row stride <paramref name="ld"/>; taps
+    /// in the padding hold the zero point's byte.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FillBytes(Int8Isa isa, byte* plane, byte zeroPoint, long channels, ConvGeometry g, byte* dst, long ld)
+    {
+        long inSize = g.H * g.W;
+        long row = 0;
+        for (long c = 0; c < channels; c++)
+            for (long kh = 0; kh < g.KH; kh++)
+                for (long kw = 0; kw < g.KW; kw++, row++)
+                {
+                    byte* d = dst + row * ld;
+                    byte* src = plane + c * inSize;
+                    long colOffset = kw * g.DW - g.PW;
+                    long first = colOffset >= 0 ? 0 : (-colOffset + g.SW - 1) / g.SW;
+                    long last = g.W - 1 - colOffset < 0 ? -1 : Math.Min(g.OW - 1, (g.W - 1 - colOffset) / g.SW);
+                    for (long oh = 0; oh < g.OH; oh++)
+                    {
+                        byte* o = d + oh * g.OW;
+                        long ih = oh * g.SH - g.PH + kh * g.DH;
+                        if (ih < 0 || ih >= g.H || last < first)
+                        {
+                            new Span<byte>(o, (int)g.OW).Fill(zeroPoint);
+                            continue;
+                        }
+                        if (first > 0) new Span<byte>(o, (int)first).Fill(zeroPoint);
+                        Gather(isa, src + ih * g.W + first * g.SW + colOffset, g.SW, o + first, (int)(last - first + 1));
+                        if (last + 1 < g.OW) new Span<byte>(o + last + 1, (int)(g.OW - last - 1)).Fill(zeroPoint);
+                    }
+                }
+    }
+
+    /// <summary><c>dst[i] = src[i·stride]</c> for <paramref name="count"/> bytes (reading no byte past the last one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gather(Int8Isa isa, byte* src, long stride, byte* dst, int count)
+    {
+        if (stride == 1)
+        {
+            Buffer.MemoryCopy(src, dst, count, count);
+            return;
+        }
+        int i = 0;
+        if (isa == Int8Isa.Avx512BW && stride == 2)
+        {
+            // The even bytes of 64 (vpmovwb keeps each 16-bit lane's low byte).
+            for (; i + 32 <= count && 2 * i + 64 <= 2 * count - 1; i += 32)
+                Avx512BW.ConvertToVector256Byte(Vector512.Load(src + 2 * i).AsUInt16()).Store(dst + i);
+            if (i < count)
+            {
+                int n = count - i;
+                var v = Avx512BW.MaskLoad(src + 2 * i, Int8Vectors.FirstBytes(2 * n - 1), Vector512<byte>.Zero);
+                Avx512BW.VL.MaskStore(dst + i, Int8Vectors.FirstBytes(n).GetLower(), Avx512BW.ConvertToVector256Byte(v.AsUInt16()));
+            }
+            return;
+        }
+        for (; i < count; i++) dst[i] = src[i * stride];
     }
 }
