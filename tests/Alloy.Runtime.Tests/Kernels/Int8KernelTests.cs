@@ -159,6 +159,8 @@ public sealed class Int8KernelTests
         new long[] { 1, 3, 40, 37, 3, 5, 5, 1, 2, 1, 3 },     // depthwise 5×5 (odd tap count 25)
         new long[] { 1, 4, 19, 23, 8, 3, 3, 2, 2, 2, 4 },     // depthwise, dilated, stride 2, multiplier 2
         new long[] { 1, 3, 33, 70, 3, 2, 3, 3, 0, 1, 3 },     // depthwise 2×3, stride 3, no padding
+        new long[] { 1, 2, 6, 9, 5, 5, 5, 1, 2, 1, 1 },       // 5×5 "same": im2col rows as shifted planes
+        new long[] { 1, 3, 4, 3, 4, 5, 5, 1, 2, 1, 1 },       // kernel wider than the plane, "same"
     };
 
     [Theory]

@@ -105,6 +105,10 @@ internal static unsafe class Int8Im2Col
     {
         long inSize = g.H * g.W;
         long row = 0;
+        // Stride 1 with output rows as wide as the input's ("same" padding): a row of the matrix is the plane shifted
+        // by the tap's offset, so the rows of valid taps are one copy, then the columns that fall in the padding are
+        // set to the zero point.
+        bool shifted = g.SH == 1 && g.SW == 1 && g.OW == g.W;
         for (long c = 0; c < channels; c++)
             for (long kh = 0; kh < g.KH; kh++)
                 for (long kw = 0; kw < g.KW; kw++, row++)
@@ -114,6 +118,11 @@ internal static unsafe class Int8Im2Col
                     long colOffset = kw * g.DW - g.PW;
                     long first = colOffset >= 0 ? 0 : (-colOffset + g.SW - 1) / g.SW;
                     long last = g.W - 1 - colOffset < 0 ? -1 : Math.Min(g.OW - 1, (g.W - 1 - colOffset) / g.SW);
+                    if (shifted)
+                    {
+                        ShiftedRow(src, zeroPoint, g, kh * g.DH - g.PH, colOffset, first, last, d);
+                        continue;
+                    }
                     for (long oh = 0; oh < g.OH; oh++)
                     {
                         byte* o = d + oh * g.OW;
@@ -128,6 +137,34 @@ internal static unsafe class Int8Im2Col
                         if (last + 1 < g.OW) new Span<byte>(o + last + 1, (int)(g.OW - last - 1)).Fill(zeroPoint);
                     }
                 }
+    }
+
+    /// <summary>
+    /// One im2col row of a stride-1 convolution whose output rows are as wide as the input's:
+    /// <c>d[oh·W + ow] = src[(oh + rowOffset)·W + ow + colOffset]</c> where that lies in the plane, the zero point
+    /// elsewhere (rows outside the plane, columns before <paramref name="first"/> or after <paramref name="last"/>).
+    /// </summary>
+    private static void ShiftedRow(byte* src, byte zeroPoint, ConvGeometry g, long rowOffset, long colOffset, long first, long last, byte* d)
+    {
+        long w = g.W, oh0 = Math.Max(0, -rowOffset), oh1 = Math.Min(g.OH, g.H - rowOffset);
+        if (oh1 <= oh0 || last < first)
+        {
+            new Span<byte>(d, checked((int)(g.OH * w))).Fill(zeroPoint);
+            return;
+        }
+        if (oh0 > 0) new Span<byte>(d, checked((int)(oh0 * w))).Fill(zeroPoint);
+        if (oh1 < g.OH) new Span<byte>(d + oh1 * w, checked((int)((g.OH - oh1) * w))).Fill(zeroPoint);
+        // Destination [oh0·W, oh1·W) from source [(oh0 + rowOffset)·W + colOffset, …), clipped to the plane; what the
+        // clipping leaves out and what wraps across a row edge are padding columns, set below.
+        long d0 = oh0 * w, d1 = oh1 * w, s0 = (oh0 + rowOffset) * w + colOffset;
+        long lo = Math.Max(d0, d0 - s0), hi = Math.Min(d1, d0 + g.H * w - s0);
+        if (hi > lo) Buffer.MemoryCopy(src + s0 + (lo - d0), d + lo, hi - lo, hi - lo);
+        for (long oh = oh0; oh < oh1; oh++)
+        {
+            byte* o = d + oh * w;
+            for (long j = 0; j < first; j++) o[j] = zeroPoint;
+            for (long j = last + 1; j < w; j++) o[j] = zeroPoint;
+        }
     }
 
     /// <summary><c>dst[i] = src[i·stride]</c> for <paramref name="count"/> bytes (reading no byte past the last one).</summary>
