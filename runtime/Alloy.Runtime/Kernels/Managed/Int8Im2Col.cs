@@ -5,9 +5,9 @@ using System.Runtime.Intrinsics.X86;
 namespace Alloy.Runtime.Kernels.Managed;
 
 /// <summary>
-/// uint8 / int8 activations minus their zero point, widened to int16: whole rows (<see cref="Widen"/>) and the
-/// im2col matrix of a 2-D convolution (<see cref="Fill"/>); and the im2col matrix kept in bytes
-/// (<see cref="FillBytes"/>), which <see cref="Int8Gemm"/> widens while it packs a column panel. A tap in the
+/// uint8 / int8 activations minus their zero point, widened to int16 (<see cref="Widen"/>, the depthwise
+/// convolution's planes), and the im2col matrix of a 2-D convolution kept in bytes (<see cref="FillBytes"/>), which
+/// <see cref="Int8Gemm"/> widens while it packs a column panel. A tap in the
 /// padding holds the zero point, so it is 0 after the subtraction and adds nothing, as in the reference, where
 /// padded taps are skipped.
 /// </summary>
@@ -59,41 +59,6 @@ internal static unsafe class Int8Im2Col
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<short> Extend(Vector256<byte> v, bool signed) =>
         signed ? Avx512BW.ConvertToVector512Int16(v.AsSByte()) : Avx512BW.ConvertToVector512Int16(v).AsInt16();
-
-    /// <summary>
-    /// The im2col matrix of one image and one group: row (c, kh, kw) (c over <paramref name="channels"/> input
-    /// channels starting at <paramref name="plane"/>), column (oh, ow), row stride <paramref name="ld"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Fill(Int8Isa isa, byte* plane, bool signed, int zeroPoint, long channels, ConvGeometry g, short* dst, long ld)
-    {
-        long inSize = g.H * g.W;
-        long row = 0;
-        for (long c = 0; c < channels; c++)
-            for (long kh = 0; kh < g.KH; kh++)
-                for (long kw = 0; kw < g.KW; kw++, row++)
-                {
-                    short* d = dst + row * ld;
-                    byte* src = plane + c * inSize;
-                    long colOffset = kw * g.DW - g.PW;
-                    // Output columns whose input column lies inside: ow·SW + colOffset in [0, W).
-                    long first = colOffset >= 0 ? 0 : (-colOffset + g.SW - 1) / g.SW;
-                    long last = g.W - 1 - colOffset < 0 ? -1 : Math.Min(g.OW - 1, (g.W - 1 - colOffset) / g.SW);
-                    for (long oh = 0; oh < g.OH; oh++)
-                    {
-                        short* o = d + oh * g.OW;
-                        long ih = oh * g.SH - g.PH + kh * g.DH;
-                        if (ih < 0 || ih >= g.H || last < first)
-                        {
-                            new Span<short>(o, (int)g.OW).Clear();
-                            continue;
-                        }
-                        if (first > 0) new Span<short>(o, (int)first).Clear();
-                        Widen(isa, src + ih * g.W + first * g.SW + colOffset, g.SW, signed, zeroPoint, o + first, (int)(last - first + 1));
-                        if (last + 1 < g.OW) new Span<short>(o + last + 1, (int)(g.OW - last - 1)).Clear();
-                    }
-                }
-    }
 
     /// <summary>
     /// The im2col matrix of one image and one group in bytes: row (c, kh, kw) (c over <paramref name="channels"/>
