@@ -159,6 +159,8 @@ public sealed class Int8KernelTests
         new long[] { 1, 3, 40, 37, 3, 5, 5, 1, 2, 1, 3 },     // depthwise 5×5 (odd tap count 25)
         new long[] { 1, 4, 19, 23, 8, 3, 3, 2, 2, 2, 4 },     // depthwise, dilated, stride 2, multiplier 2
         new long[] { 1, 3, 33, 70, 3, 2, 3, 3, 0, 1, 3 },     // depthwise 2×3, stride 3, no padding
+        new long[] { 1, 2, 6, 9, 5, 5, 5, 1, 2, 1, 1 },       // 5×5 "same": im2col rows as shifted planes
+        new long[] { 1, 3, 4, 3, 4, 5, 5, 1, 2, 1, 1 },       // kernel wider than the plane, "same"
     };
 
     [Theory]
@@ -238,6 +240,40 @@ public sealed class Int8KernelTests
             kernel.Run(new KernelContext(new PlanExecutor(1), 1), new Tensor?[] { x, s, z, w, s, wz, s, z }, outputs);
             using var y = outputs[0]!;
             Assert.Equal(expected.ToArray<byte>(), y.ToArray<byte>());
+        }
+    }
+
+    [Fact]
+    public void RequantisationFollowsScalesAndBiasThatChangeBetweenRuns()
+    {
+        using var x = RandomInt8(ElementType.UInt8, [1, 6, 5, 5], 3);
+        using var w = RandomInt8(ElementType.Int8, [7, 6, 1, 1], 4);
+        using var s = Tensor.FromFloats([], [0.05f]);
+        using var ws = Tensor.FromFloats([7], [0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f, 0.07f]);
+        using var z = Tensor.FromArray(ElementType.UInt8, [], new byte[] { 3 });
+        using var wz = Tensor.Create(ElementType.Int8, [7]);
+        using var bias = Tensor.FromArray(ElementType.Int32, [7], new[] { 5, -7, 100, 0, 3, -300, 9 });
+        var node = Node("QLinearConv", "", new(), [x, s, z, w, ws, wz, s, z, bias]);
+        var kernel = Registries[Int8Gemm_DefaultIsa].Create(node, out var reason) ?? throw new InvalidOperationException(reason);
+        var mmNode = Node("QLinearMatMul", "", new(), [x, s, z, w, ws, wz, s, z]);
+        var matMul = Registries[Int8Gemm_DefaultIsa].Create(mmNode, out reason) ?? throw new InvalidOperationException(reason);
+        using var a = RandomInt8(ElementType.UInt8, [3, 6], 5);
+        using var b = RandomInt8(ElementType.Int8, [6, 7], 6);
+        for (int round = 0; round < 3; round++)
+        {
+            // Same tensor objects, new values: the kernels must not reuse the parameters of the previous run.
+            if (round == 1) ws.Span<float>().Reverse();
+            if (round == 2) bias.Span<int>()[2] = -100;
+            using var expected = Run(Reference, "QLinearConv", "", new(), [x, s, z, w, ws, wz, s, z, bias], 1);
+            var outputs = new Tensor?[1];
+            kernel.Run(new KernelContext(new PlanExecutor(1), 1), new Tensor?[] { x, s, z, w, ws, wz, s, z, bias }, outputs);
+            using var y = outputs[0]!;
+            Assert.Equal(expected.ToArray<byte>(), y.ToArray<byte>());
+
+            using var expectedMm = Run(Reference, "QLinearMatMul", "", new(), [a, s, z, b, ws, wz, s, z], 1);
+            matMul.Run(new KernelContext(new PlanExecutor(1), 1), new Tensor?[] { a, s, z, b, ws, wz, s, z }, outputs);
+            using var ym = outputs[0]!;
+            Assert.Equal(expectedMm.ToArray<byte>(), ym.ToArray<byte>());
         }
     }
 

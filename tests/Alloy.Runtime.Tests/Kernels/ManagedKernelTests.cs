@@ -45,9 +45,11 @@ public sealed class ManagedKernelTests
                 foreach (var n in sizes)
                     if ((m == 1023 ? 1 : 0) + (k == 1023 ? 1 : 0) + (n == 1023 ? 1 : 0) <= 1 || (m, k, n) == (1023, 1023, 17))
                         d.Add(m, k, n);
-        d.Add(40, 300, 70);     // two K blocks, a partial last one
+        d.Add(40, 300, 70);     // one partial K block
         d.Add(3, 5, 4100);      // more than one packed column chunk
-        d.Add(200, 520, 300);   // several row and column tiles, three K blocks
+        d.Add(200, 520, 300);   // several row and column tiles, two K blocks (the second 8 deep)
+        d.Add(37, 1100, 70);    // three K blocks, a partial last row panel read from A in place and packed
+        d.Add(9, 1030, 33);     // one full row panel and one row, partial column tiles, three K blocks
         d.Add(256, 300, 49);    // two column panels: split by rows on two threads
         d.Add(130, 70, 196);    // seven column panels
         return d;
@@ -98,7 +100,7 @@ public sealed class ManagedKernelTests
     public static TheoryData<long, long, long, int, int, string> GemmCases()
     {
         var d = new TheoryData<long, long, long, int, int, string>();
-        foreach (var (m, k, n) in new (long, long, long)[] { (1, 1, 1), (3, 17, 1), (17, 3, 33), (1, 1023, 17), (1, 300, 130), (33, 300, 65), (130, 17, 3) })
+        foreach (var (m, k, n) in new (long, long, long)[] { (1, 1, 1), (3, 17, 1), (17, 3, 33), (1, 1023, 17), (1, 300, 130), (33, 300, 65), (33, 600, 65), (130, 17, 3) })
             foreach (int ta in new[] { 0, 1 })
                 foreach (int tb in new[] { 0, 1 })
                     d.Add(m, k, n, ta, tb, "MN");

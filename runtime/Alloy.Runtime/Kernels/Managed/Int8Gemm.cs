@@ -15,16 +15,17 @@ public enum Int8Isa
 }
 
 /// <summary>
-/// Integer GEMM with int32 accumulation: <c>Y[r, j] = epilogue(Σ_k W[r, k] · X[k, j])</c>, where W is the packed
-/// weight side (<see cref="Int8PackedWeights"/>: int8 / uint8 minus its zero point, widened to int16) and X an int16
-/// matrix of activations minus their zero point (im2col rows for a convolution). Both operands lie in [−255, 255],
+/// Integer GEMM with int32 accumulation: <c>Y[r, j] = epilogue(Σ_k W[r, k] · (X[k, j] − z))</c>, where W is the packed
+/// weight side (<see cref="Int8PackedWeights"/>: int8 / uint8 minus its zero point, widened to int16) and X a uint8 /
+/// int8 matrix of activations with zero point z (a convolution's input planes themselves for a 1×1 convolution, its
+/// byte im2col matrix otherwise), widened to int16 and z subtracted while a column panel is packed. Both operands lie in [−255, 255],
 /// so the AVX-512 BW pairwise multiply-add (<c>vpmaddwd</c>) is exact; <c>vpmaddubsw</c> on the raw bytes would
 /// saturate its int16 pair sums (2·255·127 &gt; 32767) and is not used. The sum of the products is accumulated in
 /// int32 with wrap-around, which equals the reference's wrapping sum in any order. .NET 10 exposes no 512-bit VNNI
 /// (<c>vpdpbusd</c> is only reachable as the VEX-encoded <see cref="AvxVnni"/>, which AVX-512 VNNI CPUs such as
 /// Ice Lake and Zen 4 do not have), so the AVX-512 BW path is the fast one on those machines.
 /// <para>Blocking: the columns are cut into panels of <see cref="NR"/>, the rows into panels of <see cref="MR"/>;
-/// a work item packs one column panel (pairs of rows interleaved, over the whole K) and runs it against a group of
+/// a work item packs one column panel (pairs of rows interleaved, over the whole K, widened from the bytes) and runs it against a group of
 /// row panels in an 8×32 register tile (16 zmm accumulators) before the epilogue stores it. Items run in parallel on
 /// up to <c>threads</c> threads. Fewer than <see cref="NarrowColumns"/> columns (a matrix-vector product) run a
 /// per-column kernel over the row panels instead.</para>
@@ -47,12 +48,13 @@ internal static unsafe class Int8Gemm
         features.IsUsable(CpuFeature.Avx512BW) && Avx512BW.IsSupported && Avx2.IsSupported ? Int8Isa.Avx512BW : Int8Isa.Scalar;
 
     /// <summary>
-    /// Runs the product of <paramref name="w"/> (M = w.Rows) and the K×<paramref name="n"/> int16 matrix
-    /// <paramref name="x"/> (row stride <paramref name="ldx"/>), storing row r, column j at
-    /// <c>y + (r·rowStride + j·colStride)·elementSize</c> through <paramref name="e"/>.
+    /// Runs the product of <paramref name="w"/> (M = w.Rows) and the K×<paramref name="n"/> uint8 / int8
+    /// (<paramref name="signed"/>) matrix <paramref name="x"/> (row stride <paramref name="ldx"/> bytes) minus
+    /// <paramref name="zeroPoint"/>, storing row r, column j at <c>y + (r·rowStride + j·colStride)·elementSize</c>
+    /// through <paramref name="e"/>.
     /// </summary>
-    public static void Multiply(Int8Isa isa, int threads, Int8PackedWeights w, short* x, long ldx, int n, Int8Requantization e,
-        byte* y, long rowStride, long colStride)
+    public static void Multiply(Int8Isa isa, int threads, Int8PackedWeights w, byte* x, bool signed, int zeroPoint, long ldx, int n,
+        Int8Requantization e, byte* y, long rowStride, long colStride)
     {
         if (n <= 0 || w.Rows <= 0) return;
         long work = (long)w.Rows * n * Math.Max(1, w.K);
@@ -64,7 +66,7 @@ internal static unsafe class Int8Gemm
             Sgemm.ParallelFor(workers, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long c) =>
             {
                 int p0 = (int)(c * w.Panels / chunks), p1 = (int)((c + 1) * w.Panels / chunks);
-                Narrow(isa, w, p0, p1, (short*)xData, ldx, n, e, (byte*)yData, rowStride, colStride);
+                Narrow(isa, w, p0, p1, new Activations((byte*)xData, signed, zeroPoint, ldx), n, e, (byte*)yData, rowStride, colStride);
             });
             return;
         }
@@ -73,12 +75,13 @@ internal static unsafe class Int8Gemm
         long items = (long)colPanels * groups;
         long itemChunks = Math.Min(items, workers * 4L);
         Sgemm.ParallelFor(workers, itemChunks, (long chunk) =>
-            Items(isa, w, (short*)xData, ldx, n, e, (byte*)yData, rowStride, colStride, groups, chunk * items / itemChunks, (chunk + 1) * items / itemChunks));
+            Items(isa, w, new Activations((byte*)xData, signed, zeroPoint, ldx), n, e, (byte*)yData, rowStride, colStride, groups,
+                chunk * items / itemChunks, (chunk + 1) * items / itemChunks));
     }
 
     /// <summary>Work items [i0, i1): item = column panel × group of row panels; one scratch block for all of them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private static void Items(Int8Isa isa, Int8PackedWeights w, short* x, long ldx, int n, Int8Requantization e, byte* y,
+    private static void Items(Int8Isa isa, Int8PackedWeights w, Activations x, int n, Int8Requantization e, byte* y,
         long rowStride, long colStride, int groups, long i0, long i1)
     {
         var block = ScratchPool.Rent((long)w.KPairs * NR * 4);
@@ -91,7 +94,7 @@ internal static unsafe class Int8Gemm
                 int cp = (int)(item / groups), g = (int)(item % groups);
                 int p0 = (int)((long)g * w.Panels / groups), p1 = (int)((long)(g + 1) * w.Panels / groups);
                 int j0 = cp * NR, cols = Math.Min(NR, n - j0);
-                PackColumns(isa, x + j0, ldx, w.K, cols, packed);
+                PackColumns(isa, x, j0, w.K, cols, packed);
                 for (int p = p0; p < p1; p++)
                 {
                     if (isa == Int8Isa.Avx512BW) Kernel512(w.KPairs, w.Panel(p), packed, tile);
@@ -112,23 +115,37 @@ internal static unsafe class Int8Gemm
     }
 
     /// <summary>
-    /// Packs <paramref name="cols"/> (≤ NR) columns of the K-row int16 matrix into KPairs × NR words, word
-    /// (q, j) holding rows 2q and 2q+1 of column j (0 past K and past the last column).
+    /// Packs <paramref name="cols"/> (≤ NR) columns of the K-row activation matrix, starting at column
+    /// <paramref name="j0"/>, into KPairs × NR words, word (q, j) holding rows 2q and 2q+1 of column j minus the zero
+    /// point as int16 (0 past K and past the last column). Masked loads read no byte past the last column.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackColumns(Int8Isa isa, short* x, long ldx, int k, int cols, int* dst)
+    private static void PackColumns(Int8Isa isa, Activations x, int j0, int k, int cols, int* dst)
     {
         int pairs = (k + 1) / 2;
-        if (isa == Int8Isa.Avx512BW && cols == NR)
+        byte* src = x.Data + j0;
+        long ldx = x.RowStride;
+        if (isa == Int8Isa.Avx512BW)
         {
             var lowIndex = Vector512.Create((short)0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
                 8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47);
             var highIndex = lowIndex + Vector512.Create((short)16);
+            var z = Vector512.Create((short)x.ZeroPoint);
+            bool full = cols == NR;
+            var byteMask = Int8Vectors.FirstBytes(cols).GetLower();
+            var keep = Int8Vectors.FirstShorts(cols);
             for (int q = 0; q < pairs; q++)
             {
-                short* r0 = x + 2 * q * ldx;
-                var v0 = Vector512.Load(r0);
-                var v1 = 2 * q + 1 < k ? Vector512.Load(r0 + ldx) : Vector512<short>.Zero;
+                byte* r0 = src + 2 * q * ldx;
+                var v0 = Int8Im2Col.Extend(full ? Vector256.Load(r0) : Avx512BW.VL.MaskLoad(r0, byteMask, Vector256<byte>.Zero), x.Signed) - z;
+                var v1 = Vector512<short>.Zero;
+                if (2 * q + 1 < k)
+                    v1 = Int8Im2Col.Extend(full ? Vector256.Load(r0 + ldx) : Avx512BW.VL.MaskLoad(r0 + ldx, byteMask, Vector256<byte>.Zero), x.Signed) - z;
+                if (!full)
+                {
+                    v0 &= keep;
+                    v1 &= keep;
+                }
                 Avx512BW.PermuteVar32x16x2(v0, lowIndex, v1).AsInt32().Store(dst + q * NR);
                 Avx512BW.PermuteVar32x16x2(v0, highIndex, v1).AsInt32().Store(dst + q * NR + 16);
             }
@@ -137,13 +154,12 @@ internal static unsafe class Int8Gemm
         new Span<int>(dst, pairs * NR).Clear();
         for (int q = 0; q < pairs; q++)
         {
-            short* r0 = x + 2 * q * ldx;
             short* d = (short*)(dst + q * NR);
             bool second = 2 * q + 1 < k;
             for (int j = 0; j < cols; j++)
             {
-                d[2 * j] = r0[j];
-                if (second) d[2 * j + 1] = r0[ldx + j];
+                d[2 * j] = x.At(2 * q, j0 + j);
+                if (second) d[2 * j + 1] = x.At(2 * q + 1, j0 + j);
             }
         }
     }
@@ -213,7 +229,7 @@ internal static unsafe class Int8Gemm
 
     /// <summary>Row panels p0..p1 times each of the few columns: a matrix-vector product per column.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Narrow(Int8Isa isa, Int8PackedWeights w, int p0, int p1, short* x, long ldx, int n, Int8Requantization e,
+    private static void Narrow(Int8Isa isa, Int8PackedWeights w, int p0, int p1, Activations x, int n, Int8Requantization e,
         byte* y, long rowStride, long colStride)
     {
         int pairs = w.KPairs;
@@ -225,7 +241,7 @@ internal static unsafe class Int8Gemm
             for (int j = 0; j < n; j++)
             {
                 short* xs = (short*)xp;
-                for (int kk = 0; kk < 2 * pairs; kk++) xs[kk] = kk < w.K ? x[kk * ldx + j] : (short)0;
+                for (int kk = 0; kk < 2 * pairs; kk++) xs[kk] = kk < w.K ? x.At(kk, j) : (short)0;
                 for (int p = p0; p < p1; p++)
                 {
                     int* a = w.Panel(p);
@@ -264,6 +280,22 @@ internal static unsafe class Int8Gemm
         finally
         {
             ScratchPool.Return(pairBlock);
+        }
+    }
+
+    /// <summary>The activation side: a uint8 / int8 matrix (row stride in bytes) and its zero point.</summary>
+    private readonly struct Activations(byte* data, bool signed, int zeroPoint, long rowStride)
+    {
+        public readonly byte* Data = data;
+        public readonly bool Signed = signed;
+        public readonly int ZeroPoint = zeroPoint;
+        public readonly long RowStride = rowStride;
+
+        /// <summary>Element (k, j) minus the zero point.</summary>
+        public short At(long k, long j)
+        {
+            byte v = Data[k * RowStride + j];
+            return (short)((Signed ? (sbyte)v : v) - ZeroPoint);
         }
     }
 }

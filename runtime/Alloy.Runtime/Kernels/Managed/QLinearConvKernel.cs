@@ -11,7 +11,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// (int32 output) and the fused <c>com.alloy::QLinearConv</c> the QDQ lowering binds (QLinearConv's operands plus
 /// an optional <c>relu</c> attribute). Weight scales and zero points are per tensor or per output channel (axis 0);
 /// the activation scale and zero point per tensor. Groups with several input channels run <see cref="Int8Gemm"/>
-/// on an int16 im2col matrix (activations minus their zero point, padding 0); depthwise groups (one input channel)
+/// on the input planes themselves (1×1, stride 1, no padding) or a byte im2col matrix (padding holds the zero point),
+/// which the GEMM widens while packing; depthwise groups (one input channel)
 /// run <see cref="Int8DepthwiseConv"/>. Results are bit-exact with the reference QLinearConv: the int32 sum of
 /// <c>(x − x_zp)(w − w_zp)</c> plus the bias, wrapping, requantised by <see cref="Int8Requantization"/>. Packed
 /// weights are kept between runs while the weight tensor is the same object with the same bytes (the bytes are
@@ -28,6 +29,7 @@ internal sealed unsafe class QLinearConvKernel : IKernel
     private readonly string _op;
     private readonly Lock _cacheLock = new();
     private WeightCache? _cache;
+    private readonly Int8ParameterCache _parameters = new();
 
     private QLinearConvKernel(Int8Isa isa, IKernel? fallback, SpatialAttributes attrs, long group, bool integer, bool relu, bool constantWeights, string op)
     {
@@ -110,8 +112,13 @@ internal sealed unsafe class QLinearConvKernel : IKernel
             win.Dilation[0], win.Dilation[1], win.PadBegin[0], win.PadBegin[1], win.Out[0], win.Out[1]);
 
         int xZp = xzpTensor is null ? 0 : (int)ElementConvert.GetLong(xzpTensor, 0);
-        var wZp = PerChannel(wzpTensor, m, "w_zero_point");
-        var requant = _integer ? Int8Requantization.Raw((int)m) : Requantization(xScale!, wScale!, yScale!, yzpTensor, bias, m, outKind);
+        ReadOnlySpan<Tensor?> parameters = [xScale, wScale, yScale, yzpTensor, bias, wzpTensor];
+        if (!_parameters.TryGet(parameters, outKind, m, out var wZp, out var requant))
+        {
+            wZp = PerChannel(wzpTensor, m, "w_zero_point");
+            requant = _integer ? Int8Requantization.Raw((int)m) : Requantization(xScale!, wScale!, yScale!, yzpTensor, bias, m, outKind);
+            _parameters.Store(parameters, outKind, m, wZp, requant);
+        }
         var weights = Weights(w, wZp, m, cg, group, g);
 
         var y = Tensor.Create(_integer ? ElementType.Int32 : outKind == Int8OutputKind.UInt8 ? ElementType.UInt8 : ElementType.Int8,
@@ -196,17 +203,24 @@ internal sealed unsafe class QLinearConvKernel : IKernel
         long n, long c, long m, long cg, ConvGeometry g, byte* y)
     {
         long mg = m / _group, k = cg * g.KH * g.KW, outSize = g.OH * g.OW, inSize = g.H * g.W;
-        var block = ScratchPool.Rent(k * outSize * sizeof(short));
+        // A 1×1 convolution with stride 1 and no padding reads every input element once, in order: its im2col
+        // matrix is the input planes themselves, which the GEMM reads in place.
+        bool identity = g is { KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 } && g.OH == g.H && g.OW == g.W;
+        var block = identity ? default : ScratchPool.Rent(k * outSize);
         try
         {
-            short* cols = (short*)block.Pointer;
             for (long img = 0; img < n; img++)
                 for (long grp = 0; grp < _group; grp++)
                 {
                     byte* plane = (byte*)x.Pointer + (img * c + grp * cg) * inSize;
-                    FillParallel(threads, plane, signed, xZp, cg, g, cols, outSize);
+                    byte* cols = plane;
+                    if (!identity)
+                    {
+                        cols = (byte*)block.Pointer;
+                        FillParallel(threads, plane, (byte)xZp, cg, g, cols, outSize);
+                    }
                     long row0 = grp * mg;
-                    Int8Gemm.Multiply(_isa, threads, packed[grp], cols, outSize, (int)outSize, e.Slice((int)row0),
+                    Int8Gemm.Multiply(_isa, threads, packed[grp], cols, signed, xZp, outSize, (int)outSize, e.Slice((int)row0),
                         y + (img * m + row0) * outSize * e.ElementSize, outSize, 1);
                 }
         }
@@ -216,24 +230,18 @@ internal sealed unsafe class QLinearConvKernel : IKernel
         }
     }
 
-    /// <summary>The im2col matrix, its channels split among the threads.</summary>
-    private void FillParallel(int threads, byte* plane, bool signed, int xZp, long channels, ConvGeometry g, short* cols, long ld)
+    /// <summary>The byte im2col matrix, its channels split among the threads.</summary>
+    private void FillParallel(int threads, byte* plane, byte zeroPoint, long channels, ConvGeometry g, byte* cols, long ld)
     {
         long rowsPerChannel = g.KH * g.KW, inSize = g.H * g.W;
         int workers = channels * rowsPerChannel * ld < (1 << 15) ? 1 : threads;
         int chunks = (int)Math.Min(channels, workers * 2L);
         nint planeData = (nint)plane, colData = (nint)cols;
         var isa = _isa;
-        // A 1×1 convolution with stride 1 and no padding reads every input element once, in order: its im2col
-        // matrix is the input itself, widened.
-        bool identity = g is { KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 } && g.OH == g.H && g.OW == g.W && ld == inSize;
         Sgemm.ParallelFor(workers, chunks, (long t) =>
         {
             long c0 = t * channels / chunks, c1 = (t + 1) * channels / chunks;
-            if (identity)
-                Int8Im2Col.Widen(isa, (byte*)planeData + c0 * inSize, 1, signed, xZp, (short*)colData + c0 * ld, checked((int)((c1 - c0) * inSize)));
-            else
-                Int8Im2Col.Fill(isa, (byte*)planeData + c0 * inSize, signed, xZp, c1 - c0, g, (short*)colData + c0 * rowsPerChannel * ld, ld);
+            Int8Im2Col.FillBytes(isa, (byte*)planeData + c0 * inSize, zeroPoint, c1 - c0, g, (byte*)colData + c0 * rowsPerChannel * ld, ld);
         });
     }
 

@@ -21,6 +21,7 @@ internal sealed unsafe class QLinearMatMulKernel : IKernel
     private readonly string _op;
     private readonly Lock _cacheLock = new();
     private (Tensor Source, int[] ZeroPoints, byte[]? Bytes, Int8PackedWeights Packed)? _cache;
+    private readonly Int8ParameterCache _parameters = new();
 
     private QLinearMatMulKernel(Int8Isa isa, IKernel? fallback, bool integer, bool relu, bool transB, bool constantWeights, string op)
     {
@@ -89,33 +90,29 @@ internal sealed unsafe class QLinearMatMulKernel : IKernel
             var t => throw new KernelException($"{_op}: y_zero_point must be int8 or uint8, got {t.Name()}"),
         };
         if (bzp is not null && bzp.Length != 1 && (bzp.Rank != 1 || bzp.Length != n)) throw new KernelException($"{_op}: b_zero_point {bzp.ShapeText} must hold 1 or {n} values");
-        var bZp = bzp is null ? new[] { 0 } : ElementConvert.ToLongs(bzp).Select(v => (int)v).ToArray();
-        Int8Requantization requant;
-        if (_integer) requant = Int8Requantization.Raw((int)n);
-        else
+        ReadOnlySpan<Tensor?> parameters = [aScale, bScale, yScale, yzp, bias, bzp];
+        if (!_parameters.TryGet(parameters, outKind, n, out var bZp, out var requant))
         {
-            if (bScale!.Length != 1 && (bScale.Rank != 1 || bScale.Length != n)) throw new KernelException($"{_op}: b_scale {bScale.ShapeText} must hold 1 or {n} values");
-            if (bias is not null && (bias.Type != ElementType.Int32 || bias.Length != n)) throw new KernelException($"{_op}: bias must be int32 with {n} values, got {bias}");
-            float asv = (float)ElementConvert.GetDouble(aScale!, 0), ys = (float)ElementConvert.GetDouble(yScale!, 0);
-            var multipliers = new double[n];
-            for (long j = 0; j < n; j++) multipliers[j] = asv * (float)ElementConvert.GetDouble(bScale, bScale.Length == 1 ? 0 : j) / ys;
-            requant = new Int8Requantization(outKind, bias is null ? new int[n] : bias.ToArray<int>(), multipliers,
-                yzp is null ? 0 : (int)ElementConvert.GetLong(yzp, 0), _relu);
+            (bZp, requant) = Parameters(aScale, bScale, yScale, yzp, bias, bzp, n, outKind);
+            _parameters.Store(parameters, outKind, n, bZp, requant);
         }
         var packed = Weights(b, bZp, (int)n, (int)k);
         long[] outShape = a.Rank == 1 ? [n] : [.. a.Shape[..^1], n];
         var y = Tensor.Create(_integer ? ElementType.Int32 : outKind == Int8OutputKind.UInt8 ? ElementType.UInt8 : ElementType.Int8, outShape);
-        var block = ScratchPool.Rent(Math.Max(1, k * rows) * sizeof(short));
+        // The GEMM's activation side is Aᵀ (K × rows): one row of A is that matrix with row stride 1, read in place.
+        var block = rows == 1 ? default : ScratchPool.Rent(Math.Max(1, k * rows));
         try
         {
-            short* x = (short*)block.Pointer;
             int aZp = azp is null ? 0 : (int)ElementConvert.GetLong(azp, 0);
             bool signed = a.Type == ElementType.Int8;
-            byte* ap = (byte*)a.Pointer;
-            // Aᵀ: row kk holds column kk of A, minus the zero point.
-            for (long kk = 0; kk < k; kk++)
-                Int8Im2Col.Widen(_isa, ap + kk, k, signed, aZp, x + kk * rows, (int)rows);
-            Int8Gemm.Multiply(_isa, context.Threads, packed, x, rows, (int)rows, requant, (byte*)y.Pointer, 1, n);
+            byte* ap = (byte*)a.Pointer, x = ap;
+            if (rows != 1)
+            {
+                x = (byte*)block.Pointer;
+                for (long r = 0; r < rows; r++)
+                    for (long kk = 0; kk < k; kk++) x[kk * rows + r] = ap[r * k + kk];
+            }
+            Int8Gemm.Multiply(_isa, context.Threads, packed, x, signed, aZp, rows, (int)rows, requant, (byte*)y.Pointer, 1, n);
         }
         catch
         {
@@ -127,6 +124,21 @@ internal sealed unsafe class QLinearMatMulKernel : IKernel
             ScratchPool.Return(block);
         }
         outputs[0] = y;
+    }
+
+    /// <summary>The weights' zero points and the requantisation of this node's parameters (checked here).</summary>
+    private (int[] ZeroPoints, Int8Requantization Requantization) Parameters(Tensor? aScale, Tensor? bScale, Tensor? yScale, Tensor? yzp, Tensor? bias,
+        Tensor? bzp, long n, Int8OutputKind outKind)
+    {
+        var bZp = bzp is null ? new[] { 0 } : ElementConvert.ToLongs(bzp).Select(v => (int)v).ToArray();
+        if (_integer) return (bZp, Int8Requantization.Raw((int)n));
+        if (bScale!.Length != 1 && (bScale.Rank != 1 || bScale.Length != n)) throw new KernelException($"{_op}: b_scale {bScale.ShapeText} must hold 1 or {n} values");
+        if (bias is not null && (bias.Type != ElementType.Int32 || bias.Length != n)) throw new KernelException($"{_op}: bias must be int32 with {n} values, got {bias}");
+        float asv = (float)ElementConvert.GetDouble(aScale!, 0), ys = (float)ElementConvert.GetDouble(yScale!, 0);
+        var multipliers = new double[n];
+        for (long j = 0; j < n; j++) multipliers[j] = asv * (float)ElementConvert.GetDouble(bScale, bScale.Length == 1 ? 0 : j) / ys;
+        return (bZp, new Int8Requantization(outKind, bias is null ? new int[n] : bias.ToArray<int>(), multipliers,
+            yzp is null ? 0 : (int)ElementConvert.GetLong(yzp, 0), _relu));
     }
 
     private Int8PackedWeights Weights(Tensor b, int[] zp, int n, int k)

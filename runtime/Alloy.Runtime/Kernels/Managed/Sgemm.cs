@@ -3,9 +3,10 @@ using System.Runtime.CompilerServices;
 namespace Alloy.Runtime.Kernels.Managed;
 
 /// <summary>
-/// Single-precision GEMM, <c>C[M,N] = epilogue(A[M,K] · B[K,N])</c>, BLIS-style. A is packed once for every K block
-/// into micro-panels of MR rows (or comes packed: constant weights are packed when the plan is compiled, see
-/// <see cref="PackedOperand"/>). The output is cut into tasks: column strips of up to <see cref="NT"/> columns (as
+/// Single-precision GEMM, <c>C[M,N] = epilogue(A[M,K] · B[K,N])</c>, BLIS-style. A row-major float32 A is read in
+/// place by the AVX-512 micro-kernel (its rows broadcast straight from memory, <see cref="SgemmMicroKernels.Kernel512Rows"/>;
+/// only a partial last row panel is packed); any other A is packed once for every K block into micro-panels of MR
+/// rows (or comes packed: constant weights are packed when the plan is compiled, see <see cref="PackedOperand"/>). The output is cut into tasks: column strips of up to <see cref="NT"/> columns (as
 /// many strips as keep every thread busy), and row ranges only when there are fewer strips than threads. A task walks
 /// the K blocks of <see cref="KC"/> rows; per block it packs its own strip of B into NR-column micro-panels (or reads
 /// them prepacked) while they are hot in its core's L2, then runs every A micro-panel of its rows (MR×KC, kept in
@@ -17,8 +18,11 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// </summary>
 internal static unsafe class Sgemm
 {
-    /// <summary>K block (rows of a packed panel).</summary>
-    public const int KC = 256;
+    /// <summary>
+    /// K block (rows of a packed panel). 512: an A micro-panel (MR×KC, 16 KB) stays in L1 while the task's B strip
+    /// (KC×NT, 512 KB) stays in L2, and C tiles are loaded and stored once per 512 products instead of per 256.
+    /// </summary>
+    public const int KC = 512;
     /// <summary>Most columns per task (a multiple of every NR): its packed B strip, KC×NT floats, stays in L2.</summary>
     public const int NT = 256;
 
@@ -75,9 +79,12 @@ internal static unsafe class Sgemm
         (nint Pointer, long Bytes) blockA = default;
         try
         {
-            PanelView av;
+            // A row-major float32 A is read in place by the AVX-512 kernel (rows broadcast from memory); only a partial
+            // last row panel is packed, by the task that needs it.
+            bool directA = packedA is null && isa == ManagedIsa.Vector512 && a.Type == ElementType.Float && a.ColStride == 1;
+            PanelView av = default;
             if (packedA is { } given) av = given;
-            else
+            else if (!directA)
             {
                 av = new PanelView(null, k, m, mr);
                 blockA = ScratchPool.Rent(av.Floats * sizeof(float));
@@ -92,6 +99,8 @@ internal static unsafe class Sgemm
                 long q0 = s * panelsN / strips, q1 = (s + 1) * panelsN / strips;
                 long p0 = r * panelsM / rowRanges, p1 = (r + 1) * panelsM / rowRanges;
                 var blockB = bPacked is null ? ScratchPool.Rent(stripPanelsMax * nr * kcMax * sizeof(float)) : default;
+                bool edgeRows = directA && p1 * mr > m;
+                var edgeA = edgeRows ? ScratchPool.Rent((long)mr * kcMax * sizeof(float)) : default;
                 try
                 {
                     for (long pc = 0; pc < k; pc += KC)
@@ -111,16 +120,32 @@ internal static unsafe class Sgemm
                         }
                         for (long p = p0; p < p1; p++)
                         {
-                            float* ap = av.Panel(pc, p);
                             long i = p * mr;
                             int mw = (int)Math.Min(mr, m - i);
+                            float* ap, rows = null;
+                            if (!directA) ap = av.Panel(pc, p);
+                            else if (mw == mr)
+                            {
+                                ap = null;
+                                rows = (float*)a.Data + i * a.RowStride + pc;
+                            }
+                            else
+                            {
+                                ap = (float*)edgeA.Pointer;
+                                a.Transposed.Pack(pc, kc, i, mw, mr, ap);
+                            }
                             for (long q = q0; q < q1; q++)
                             {
                                 long j = q * nr;
                                 int nw = (int)Math.Min(nr, n - j);
                                 float* ct = c + i * ldc + j;
                                 float* bq = bp + (q - q0) * nr * kc;
-                                if (mw == mr && nw == nr) Micro(isa, kc, ap, bq, ct, ldc, load);
+                                if (rows != null)
+                                {
+                                    if (nw == nr) SgemmMicroKernels.Kernel512Rows(kc, rows, a.RowStride, bq, ct, ldc, load);
+                                    else EdgeTileRows(kc, rows, a.RowStride, bq, ct, ldc, load, nw);
+                                }
+                                else if (mw == mr && nw == nr) Micro(isa, kc, ap, bq, ct, ldc, load);
                                 else EdgeTile(isa, kc, ap, bq, ct, ldc, load, mw, nw, mr, nr);
                                 if (last) e.Apply(ct, ldc, i, j, mw, nw);
                             }
@@ -130,6 +155,7 @@ internal static unsafe class Sgemm
                 finally
                 {
                     ScratchPool.Return(blockB);
+                    ScratchPool.Return(edgeA);
                 }
             });
         }
@@ -243,6 +269,19 @@ internal static unsafe class Sgemm
                 for (int j = 0; j < cols; j++) tile[r * nr + j] = c[r * ldc + j];
         Micro(isa, kc, a, b, tile, nr, load);
         for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) c[r * ldc + j] = tile[r * nr + j];
+    }
+
+    /// <summary>A tile of full rows but fewer than NR columns, A read in place (<see cref="SgemmMicroKernels.Kernel512Rows"/>).</summary>
+    private static void EdgeTileRows(int kc, float* rows, long lda, float* b, float* c, long ldc, bool load, int cols)
+    {
+        const int mr = SgemmMicroKernels.MR512, nr = SgemmMicroKernels.NR512;
+        float* tile = stackalloc float[mr * nr];
+        if (load)
+            for (int r = 0; r < mr; r++)
+                for (int j = 0; j < cols; j++) tile[r * nr + j] = c[r * ldc + j];
+        SgemmMicroKernels.Kernel512Rows(kc, rows, lda, b, tile, nr, load);
+        for (int r = 0; r < mr; r++)
             for (int j = 0; j < cols; j++) c[r * ldc + j] = tile[r * nr + j];
     }
 
