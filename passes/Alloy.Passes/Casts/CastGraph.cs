@@ -28,15 +28,15 @@ internal static class CastGraph
     {
         var shape = (v.Type as TensorType)?.Shape;
         v.Type = new TensorType(type, shape);
-        foreach (var use in v.Uses)
-            if (use is { Kind: UseKind.Capture, Graph: { } g })
+        for (int i = 0; i < v.UseCount; i++)
+            if (v.UseAt(i) is { Kind: UseKind.Capture, Graph: { } g } use)
                 SetElem(g.Captures[use.Index], type);
     }
 
     public static bool IsGraphOutput(Value v)
     {
-        foreach (var u in v.Uses)
-            if (u.Kind == UseKind.GraphOutput) return true;
+        for (int i = 0; i < v.UseCount; i++)
+            if (v.UseAt(i).Kind == UseKind.GraphOutput) return true;
         return false;
     }
 
@@ -84,7 +84,11 @@ internal sealed class NameSource
         _main = model.Graph;
         foreach (var g in model.Graph.SelfAndSubgraphs())
             if (g != _main) Add(g);
+        SingleScope = _taken.Count == 0 && !model.Graph.SelfAndSubgraphs().Skip(1).Any();
     }
+
+    /// <summary>True when the model has no subgraphs: every name lives in the main graph's table.</summary>
+    public bool SingleScope { get; }
 
     private void Add(Graph g)
     {
@@ -98,7 +102,7 @@ internal sealed class NameSource
     public string Fresh(Graph g, string hint)
     {
         var name = hint;
-        for (int i = 0; _taken.Contains(name) || _main.FindLocal(name) is not null || g.Lookup(name) is not null; i++) name = $"{hint}_{i}";
+        for (int i = 0; _taken.Contains(name) || _main.FindLocal(name) is not null || (g != _main && g.Lookup(name) is not null); i++) name = $"{hint}_{i}";
         _taken.Add(name);
         return name;
     }

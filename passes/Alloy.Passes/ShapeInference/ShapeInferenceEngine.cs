@@ -79,9 +79,10 @@ internal sealed class ShapeInferenceEngine
         foreach (var v in g.Captures) types.Add((v, v.Type));
         for (var n = g.FirstNode; n is not null; n = n.Next)
         {
-            foreach (var r in n.Outputs)
-                if (r.Name.Length > 0) types.Add((r, r.Type));
-            if (nested)
+            var outputs = n.Outputs;
+            for (int i = 0; i < outputs.Count; i++)
+                if (outputs[i] is { Name.Length: > 0 } r) types.Add((r, r.Type));
+            if (nested && Precision.FloatFacts.HasSubgraphs(n))
                 foreach (var s in n.Subgraphs) Snapshot(s, types, nested: true);
         }
     }
