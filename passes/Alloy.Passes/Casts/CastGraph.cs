@@ -24,13 +24,27 @@ internal static class CastGraph
         n.FindAttribute("to")?.Value is IntAttr { Value: var code } && DataTypes.IsKnown((int)code) && code != 0 ? (DataType)code : null;
 
     /// <summary>Changes a tensor value's element type (keeping its shape) and the types of the captures that stand for it.</summary>
-    public static void SetElem(Value v, DataType type)
+    public static void SetElem(Value v, DataType type) => SetElem(v, type, null);
+
+    /// <summary>
+    /// <see cref="SetElem(Value, DataType)"/>, sharing the new type object between values whose old type was the same
+    /// object (<paramref name="retyped"/> maps old type objects to new ones, by reference; types are immutable).
+    /// </summary>
+    public static void SetElem(Value v, DataType type, Dictionary<IrType, TensorType>? retyped)
     {
-        var shape = (v.Type as TensorType)?.Shape;
-        v.Type = new TensorType(type, shape);
+        var old = v.Type;
+        var shape = (old as TensorType)?.Shape;
+        TensorType? now = null;
+        if (retyped is not null && old is not null && retyped.TryGetValue(old, out var shared) && shared.ElementType == type) now = shared;
+        if (now is null)
+        {
+            now = new TensorType(type, shape);
+            if (retyped is not null && old is not null) retyped[old] = now;
+        }
+        v.Type = now;
         for (int i = 0; i < v.UseCount; i++)
             if (v.UseAt(i) is { Kind: UseKind.Capture, Graph: { } g } use)
-                SetElem(g.Captures[use.Index], type);
+                SetElem(g.Captures[use.Index], type, retyped);
     }
 
     public static bool IsGraphOutput(Value v)

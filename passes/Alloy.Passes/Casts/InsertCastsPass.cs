@@ -47,6 +47,8 @@ internal sealed class InsertCastsRun
     private readonly Dictionary<(Value, DataType), Value> _converted = [];
     /// <summary>Element types of values this pass retyped, before the change.</summary>
     private readonly ValueTable<DataType> _original = new();
+    /// <summary>New type objects by the old type object they replaced, so retyped values of one type share one object.</summary>
+    private readonly Dictionary<IrType, TensorType> _retyped = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<Node> _inserted = [];
     private readonly Dictionary<Node, Node> _lastInsertedAfter = [];
     private readonly Dictionary<Graph, Node?> _startAnchor = [];
@@ -143,7 +145,7 @@ internal sealed class InsertCastsRun
         var from = Elem(v);
         if (from is null || from == type) return;
         _original.TryAdd(v, from.Value);
-        SetElem(v, type);
+        SetElem(v, type, _retyped);
     }
 
     // ---- graphs and nodes ----
