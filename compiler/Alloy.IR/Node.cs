@@ -68,6 +68,13 @@ public sealed class Node
     /// <summary>Scratch slot for graph algorithms (topological checks); meaningless between calls.</summary>
     internal int Mark;
 
+    /// <summary>
+    /// A number a pass may keep on the node while it runs, typically the node's index in the pass's dense side tables
+    /// (arrays instead of node-keyed dictionaries and sets). The IR never reads or keeps it meaningful: a pass sets it
+    /// on every node it indexes before reading it, and nothing may rely on it after the pass.
+    /// </summary>
+    public int Scratch { get; set; }
+
     public bool IsDefaultDomain => Domain is "" or "ai.onnx";
 
     public Attr? FindAttribute(string name)

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 
 namespace Alloy.IR;
 
@@ -31,7 +32,16 @@ public sealed class TensorConstant
         }
     }
 
-    public TensorType Type => new(ElementType, new Shape(Dims.Select(Dim.Of).ToImmutableArray()));
+    public TensorType Type => new(ElementType, ShapeOf(Dims));
+
+    /// <summary>The shape of known dimensions <paramref name="dims"/> (one array, no enumerators).</summary>
+    internal static Shape ShapeOf(ImmutableArray<long> dims)
+    {
+        if (dims.IsEmpty) return Shape.Scalar;
+        var sizes = new Dim[dims.Length];
+        for (int i = 0; i < sizes.Length; i++) sizes[i] = Dim.Of(dims[i]);
+        return new Shape(ImmutableCollectionsMarshal.AsImmutableArray(sizes));
+    }
 }
 
 /// <summary>A sparse constant in ONNX's COO form: values, indices and the dense shape.</summary>
@@ -40,5 +50,5 @@ public sealed class SparseTensorConstant(TensorConstant values, TensorConstant i
     public TensorConstant Values { get; } = values;
     public TensorConstant Indices { get; } = indices;
     public ImmutableArray<long> Dims { get; } = dims.IsDefault ? ImmutableArray<long>.Empty : dims;
-    public SparseTensorType Type => new(Values.ElementType, new Shape(Dims.Select(Dim.Of).ToImmutableArray()));
+    public SparseTensorType Type => new(Values.ElementType, TensorConstant.ShapeOf(Dims));
 }

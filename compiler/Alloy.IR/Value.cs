@@ -136,8 +136,21 @@ public sealed class Value
     /// <summary>Position in the owning graph's constant list, or -1 when the value is not listed there.</summary>
     internal int ConstantSlot = -1;
 
+    /// <summary>
+    /// A number a pass may keep on the value while it runs, typically the value's index in the pass's dense side
+    /// tables (arrays instead of value-keyed dictionaries). The IR never reads or keeps it meaningful: a pass sets it
+    /// on every value it indexes before reading it, and nothing may rely on it after the pass.
+    /// </summary>
+    public int Scratch { get; set; }
+
     public IReadOnlyList<Use> Uses => _usesView ??= new UseListView(this);
     public bool HasUses => UseList.Count > 0;
+
+    /// <summary>The number of uses, read without creating the <see cref="Uses"/> view.</summary>
+    public int UseCount => UseList.Count;
+
+    /// <summary>Use <paramref name="index"/> (0 ≤ index &lt; <see cref="UseCount"/>), read without creating the <see cref="Uses"/> view.</summary>
+    public Use UseAt(int index) => UseList[index];
 
     /// <summary>The element type when the value is a dense tensor.</summary>
     public DataType? ElementType => (Type as TensorType)?.ElementType;

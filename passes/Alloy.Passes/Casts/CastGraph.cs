@@ -24,19 +24,33 @@ internal static class CastGraph
         n.FindAttribute("to")?.Value is IntAttr { Value: var code } && DataTypes.IsKnown((int)code) && code != 0 ? (DataType)code : null;
 
     /// <summary>Changes a tensor value's element type (keeping its shape) and the types of the captures that stand for it.</summary>
-    public static void SetElem(Value v, DataType type)
+    public static void SetElem(Value v, DataType type) => SetElem(v, type, null);
+
+    /// <summary>
+    /// <see cref="SetElem(Value, DataType)"/>, sharing the new type object between values whose old type was the same
+    /// object (<paramref name="retyped"/> maps old type objects to new ones, by reference; types are immutable).
+    /// </summary>
+    public static void SetElem(Value v, DataType type, Dictionary<IrType, TensorType>? retyped)
     {
-        var shape = (v.Type as TensorType)?.Shape;
-        v.Type = new TensorType(type, shape);
-        foreach (var use in v.Uses)
-            if (use is { Kind: UseKind.Capture, Graph: { } g })
-                SetElem(g.Captures[use.Index], type);
+        var old = v.Type;
+        var shape = (old as TensorType)?.Shape;
+        TensorType? now = null;
+        if (retyped is not null && old is not null && retyped.TryGetValue(old, out var shared) && shared.ElementType == type) now = shared;
+        if (now is null)
+        {
+            now = new TensorType(type, shape);
+            if (retyped is not null && old is not null) retyped[old] = now;
+        }
+        v.Type = now;
+        for (int i = 0; i < v.UseCount; i++)
+            if (v.UseAt(i) is { Kind: UseKind.Capture, Graph: { } g } use)
+                SetElem(g.Captures[use.Index], type, retyped);
     }
 
     public static bool IsGraphOutput(Value v)
     {
-        foreach (var u in v.Uses)
-            if (u.Kind == UseKind.GraphOutput) return true;
+        for (int i = 0; i < v.UseCount; i++)
+            if (v.UseAt(i).Kind == UseKind.GraphOutput) return true;
         return false;
     }
 
@@ -84,7 +98,11 @@ internal sealed class NameSource
         _main = model.Graph;
         foreach (var g in model.Graph.SelfAndSubgraphs())
             if (g != _main) Add(g);
+        SingleScope = _taken.Count == 0 && !model.Graph.SelfAndSubgraphs().Skip(1).Any();
     }
+
+    /// <summary>True when the model has no subgraphs: every name lives in the main graph's table.</summary>
+    public bool SingleScope { get; }
 
     private void Add(Graph g)
     {
@@ -98,7 +116,7 @@ internal sealed class NameSource
     public string Fresh(Graph g, string hint)
     {
         var name = hint;
-        for (int i = 0; _taken.Contains(name) || _main.FindLocal(name) is not null || g.Lookup(name) is not null; i++) name = $"{hint}_{i}";
+        for (int i = 0; _taken.Contains(name) || _main.FindLocal(name) is not null || (g != _main && g.Lookup(name) is not null); i++) name = $"{hint}_{i}";
         _taken.Add(name);
         return name;
     }

@@ -46,13 +46,22 @@ internal sealed class InsertCastsRun
     /// <summary>Converted constants by (source constant, target type).</summary>
     private readonly Dictionary<(Value, DataType), Value> _converted = [];
     /// <summary>Element types of values this pass retyped, before the change.</summary>
-    private readonly Dictionary<Value, DataType> _original = [];
+    private readonly ValueTable<DataType> _original = new();
+    /// <summary>New type objects by the old type object they replaced, so retyped values of one type share one object.</summary>
+    private readonly Dictionary<IrType, TensorType> _retyped = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<Node> _inserted = [];
     private readonly Dictionary<Node, Node> _lastInsertedAfter = [];
     private readonly Dictionary<Graph, Node?> _startAnchor = [];
     private readonly HashSet<Node> _bypassed = [];
     /// <summary>Constants converted at least once, in the order first converted, with their first version and the number of versions.</summary>
     private readonly Dictionary<Value, (Value First, int Count)> _replacedConstants = [];
+    /// <summary>
+    /// Converted constants created without a name, with the name they get unless they take over the original's. In a
+    /// model without subgraphs, when that name (<c>{name}_{type}</c>) is free at conversion, it is still free at the
+    /// end (no other name this pass makes can equal it), so naming the versions then gives the names naming them at
+    /// once would, without the name-table work for the usual weight that every consumer reads converted.
+    /// </summary>
+    private readonly List<(Value Converted, string Name)> _unnamedConstants = [];
 
     public InsertCastsRun(Model model, PassContext context, bool keepIo)
     {
@@ -136,7 +145,7 @@ internal sealed class InsertCastsRun
         var from = Elem(v);
         if (from is null || from == type) return;
         _original.TryAdd(v, from.Value);
-        SetElem(v, type);
+        SetElem(v, type, _retyped);
     }
 
     // ---- graphs and nodes ----
@@ -189,8 +198,10 @@ internal sealed class InsertCastsRun
             if (follows)
             {
                 bool retyped = false;
-                foreach (var r in n.Outputs)
+                var outputs = n.Outputs;
+                for (int k = 0; k < outputs.Count; k++)
                 {
+                    var r = outputs[k];
                     if (Elem(r) != DataType.Float) continue;
                     Retype(r, low);
                     retyped = true;
@@ -288,7 +299,14 @@ internal sealed class InsertCastsRun
                 if (overflowed > 0)
                     _context.Warn(root.Producer, $"constant '{root.Name}': {overflowed} value(s) beyond the range of {type.ShortName()} become infinity");
                 var owner = root.Owner;
-                var k = owner.AddConstant(_names.Fresh(owner, $"{root.Name}_{type.ShortName()}"), converted!);
+                var hint = $"{root.Name}_{type.ShortName()}";
+                Value k;
+                if (_names.SingleScope && owner.FindLocal(hint) is null)
+                {
+                    k = owner.AddConstant("", converted!);
+                    _unnamedConstants.Add((k, hint));
+                }
+                else k = owner.AddConstant(_names.Fresh(owner, hint), converted!);
                 _converted[(root, type)] = k;
                 ref var versions = ref CollectionsMarshal.GetValueRefOrAddDefault(_replacedConstants, root, out bool known);
                 versions = known ? (versions.First, versions.Count + 1) : (k, 1);
@@ -424,6 +442,9 @@ internal sealed class InsertCastsRun
                 owner.Erase(p);
             }
         }
+
+        foreach (var (k, name) in _unnamedConstants)
+            if (k.Name.Length == 0) k.Owner.Rename(k, _names.Fresh(k.Owner, name));
     }
 
     /// <summary>A capture use whose stand-in nothing reads (except further captures nothing reads).</summary>

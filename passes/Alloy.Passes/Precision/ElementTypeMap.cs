@@ -6,13 +6,17 @@ namespace Alloy.Passes.Precision;
 /// Element types of every value of a graph and its subgraphs: the declared type where the value has one, otherwise
 /// a local inference from the producer (Cast → its <c>to</c>, Shape → i64, comparisons → bool, …, by default the
 /// type of the first typed operand). The precision passes need only the element type (is this a float value?), so
-/// they work whether or not infer-shapes ran before them.
+/// they work whether or not infer-shapes ran before them. The local inference walks the graph only when a value
+/// without a declared element type is asked for (after infer-shapes, none is), and then once for all values; the
+/// graph's types must not change while the map is in use.
 /// </summary>
 internal sealed class ElementTypeMap
 {
     private readonly Dictionary<Value, DataType> _inferred = [];
+    private readonly Graph _graph;
+    private bool _visited;
 
-    public ElementTypeMap(Graph graph) => Visit(graph);
+    public ElementTypeMap(Graph graph) => _graph = graph;
 
     /// <summary>The element type of a dense tensor value; null when unknown or not a dense tensor.</summary>
     public DataType? Of(Value? v)
@@ -22,6 +26,11 @@ internal sealed class ElementTypeMap
         if (v.Type is not null and not TensorType) return null;
         if (v.Kind == ValueKind.Capture && v.Outer is { } outer) return Of(outer);
         if (v.Constant is { } c) return c.ElementType;
+        if (!_visited)
+        {
+            _visited = true;
+            Visit(_graph);
+        }
         return _inferred.TryGetValue(v, out var d) ? d : null;
     }
 

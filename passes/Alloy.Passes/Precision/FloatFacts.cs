@@ -73,10 +73,10 @@ internal sealed class FloatFacts
     /// <summary>False at the first use that reads the value as data; <paramref name="any"/> records whether a use counted.</summary>
     private static bool OnlyShapeUses(Value v, HashSet<Node> shape, ref bool any)
     {
-        var uses = v.Uses;
-        for (int i = 0; i < uses.Count; i++)
+        int count = v.UseCount;
+        for (int i = 0; i < count; i++)
         {
-            var u = uses[i];
+            var u = v.UseAt(i);
             switch (u.Kind)
             {
                 case UseKind.Operand:

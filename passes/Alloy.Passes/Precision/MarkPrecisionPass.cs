@@ -157,7 +157,7 @@ public sealed class MarkPrecisionPass : IPass
     /// <summary>What is known of a value's magnitude and integrality: calibrated ranges by name, constant data, integer sources of Casts.</summary>
     private sealed class RangeFacts(FloatFacts facts, IReadOnlyDictionary<string, ValueRange>? ranges)
     {
-        private readonly Dictionary<Value, TensorFacts?> _cache = [];
+        private readonly ValueTable<TensorFacts?> _cache = new();
 
         /// <summary>Cheap filter: only constants, Constant/Cast results and values named in the ranges file can have facts.</summary>
         public bool MayKnow(Value v)
@@ -172,7 +172,7 @@ public sealed class MarkPrecisionPass : IPass
             while (v.Kind == ValueKind.Capture && v.Outer is { } o) v = o;
             if (_cache.TryGetValue(v, out var known)) return known;
             var result = Compute(v);
-            _cache[v] = result;
+            _cache.TryAdd(v, result);
             return result;
         }
 

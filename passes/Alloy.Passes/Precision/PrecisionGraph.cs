@@ -8,7 +8,9 @@ namespace Alloy.Passes.Precision;
 /// of the node that owns the body (If/Loop/Scan), and a Loop/Scan body input is a result of it, so a control-flow
 /// node is one unit with one precision for every float value crossing its boundary. Graph inputs are FP32 sources,
 /// graph outputs FP32 sinks; constants (initializers and Constant/ConstantOfShape results) convert for free.
-/// Adjacency is stored in flat arrays (offsets + items) so building it allocates O(1) objects per graph.
+/// Adjacency is stored in flat arrays (offsets + items) so building it allocates O(1) objects per graph; a value's
+/// dense id is kept in its <see cref="Value.Scratch"/> while the graph is built (checked against the id's value, so
+/// numbers left there by earlier passes do no harm).
 /// </summary>
 internal sealed class PrecisionGraph
 {
@@ -16,7 +18,8 @@ internal sealed class PrecisionGraph
     public const int ExternalFp32 = -1;
     public const int Free = -2;
 
-    private readonly Dictionary<Value, int> _values = [];
+    /// <summary>The value of each id; a value's id is kept in <see cref="Value.Scratch"/> and valid when this list agrees.</summary>
+    private readonly List<Value> _values = [];
     private readonly List<int> _valueSource = [];
     // Uses of each value as a linked list in flat lists: head per value, next/consumer/fixed per use.
     private readonly List<int> _useHead = [];
@@ -34,6 +37,11 @@ internal sealed class PrecisionGraph
         Colors = new string[total];
         Reasons = new string?[total];
         _values.EnsureCapacity(total * 2);
+        _valueSource.EnsureCapacity(total * 2);
+        _useHead.EnsureCapacity(total * 2);
+        _useNext.EnsureCapacity(total * 3);
+        _useConsumer.EnsureCapacity(total * 3);
+        _useFixed.EnsureCapacity(total * 3);
         var inOffsets = new List<int> { 0 };
         var outOffsets = new List<int> { 0 };
         var ins = new List<int>(total * 2);
@@ -208,9 +216,11 @@ internal sealed class PrecisionGraph
     private int ValueId(Value v)
     {
         while (v.Kind == ValueKind.Capture && v.Outer is { } o) v = o;
-        if (_values.TryGetValue(v, out var id)) return id;
+        int id = v.Scratch;
+        if ((uint)id < (uint)_values.Count && ReferenceEquals(_values[id], v)) return id;
         id = _valueSource.Count;
-        _values[v] = id;
+        v.Scratch = id;
+        _values.Add(v);
         // Initial source by kind; a painted producer (or a Loop/Scan owning a body input) sets itself later.
         _valueSource.Add(v.Kind == ValueKind.Constant || (v.Producer is { } p && PrecisionPolicy.IsConstantSource(p)) ? Free : ExternalFp32);
         _useHead.Add(-1);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Alloy.IR;
@@ -75,20 +76,50 @@ internal static class TensorScan
         if (c.ElementType != DataType.Float || !c.Data.HasBytes) return null;
         long length = c.Data.ByteLength;
         if (length != c.ElementCount * 4) return null;
-        double maxAbs = 0;
+        float maxAbs = 0;
         bool integral = true;
         const int chunk = 1 << 22;
         for (long off = 0; off < length; off += chunk)
         {
             var floats = MemoryMarshal.Cast<byte, float>(c.Data.Slice(off, (int)Math.Min(chunk, length - off)));
-            foreach (var f in floats)
-            {
-                if (!float.IsFinite(f)) return new TensorFacts(double.PositiveInfinity, false);
-                var a = Math.Abs(f);
-                if (a > maxAbs) maxAbs = a;
-                if (integral && MathF.Floor(f) != f) integral = false;
-            }
+            if (!Scan(floats, ref maxAbs, ref integral)) return new TensorFacts(double.PositiveInfinity, false);
         }
         return new TensorFacts(maxAbs, integral);
+    }
+
+    /// <summary>
+    /// Folds <paramref name="floats"/> into the largest magnitude and integrality seen so far, a vector at a time;
+    /// false at a NaN or infinity.
+    /// </summary>
+    private static bool Scan(ReadOnlySpan<float> floats, ref float maxAbs, ref bool integral)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && floats.Length >= Vector<float>.Count)
+        {
+            var max = Vector<float>.Zero;
+            var fractional = Vector<int>.Zero;
+            var finiteLimit = new Vector<float>(float.MaxValue);
+            var vectors = MemoryMarshal.Cast<float, Vector<float>>(floats);
+            foreach (var v in vectors)
+            {
+                var a = Vector.Abs(v);
+                // NaN fails every comparison, so "not below or at the largest finite value" catches NaN and infinities.
+                if (!Vector.LessThanOrEqualAll(a, finiteLimit)) return false;
+                max = Vector.Max(max, a);
+                fractional |= ~Vector.Equals(Vector.Floor(v), v);
+            }
+            for (int k = 0; k < Vector<float>.Count; k++) maxAbs = Math.Max(maxAbs, max[k]);
+            if (fractional != Vector<int>.Zero) integral = false;
+            i = vectors.Length * Vector<float>.Count;
+        }
+        for (; i < floats.Length; i++)
+        {
+            var f = floats[i];
+            if (!float.IsFinite(f)) return false;
+            var a = Math.Abs(f);
+            if (a > maxAbs) maxAbs = a;
+            if (integral && MathF.Floor(f) != f) integral = false;
+        }
+        return true;
     }
 }

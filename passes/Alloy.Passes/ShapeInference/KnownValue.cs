@@ -130,7 +130,7 @@ internal sealed class KnownValue
     {
         long count = c.ElementCount;
         if (count > MaxElements || !c.Data.HasBytes || c.Data is StringTensorData) return null;
-        var dims = c.Dims.ToArray();
+        var dims = c.Dims.AsSpan().ToArray();
         var t = c.ElementType;
         var f = t.Facts();
         if (f.IsSubByte) return null;

@@ -72,7 +72,7 @@ internal sealed class NodeContext
     public void Set(int i, DataType elem, Shape? shape)
     {
         if (i >= Out.Length) return;
-        Out[i] = elem == DataType.Undefined && shape is null ? null : OperandTypeEqualTo(elem, shape) ?? new TensorType(elem, shape);
+        Out[i] = elem == DataType.Undefined && shape is null ? null : OperandTypeEqualTo(elem, shape) ?? Engine.Shared(new TensorType(elem, shape));
     }
 
     /// <summary>

@@ -22,12 +22,12 @@ internal static partial class OpRules
         if (a.Rank >= 2 && b.Rank == 2)
         {
             // The common case (activations × weights): a's leading dims, then b's columns.
-            var r = a.Dims.ToArray();
+            var r = a.Dims.AsSpan().ToArray();
             r[^1] = b[1];
             return NodeContext.Owned(r);
         }
-        var ad = a.Rank == 1 ? new[] { Dim.Of(1), a[0] } : a.Dims.ToArray();
-        var bd = b.Rank == 1 ? new[] { b[0], Dim.Of(1) } : b.Dims.ToArray();
+        var ad = a.Rank == 1 ? new[] { Dim.Of(1), a[0] } : a.Dims.AsSpan().ToArray();
+        var bd = b.Rank == 1 ? new[] { b[0], Dim.Of(1) } : b.Dims.AsSpan().ToArray();
         var batch = Broadcast(NodeContext.Owned(ad[..^2]), NodeContext.Owned(bd[..^2]))!;
         var dims = batch.Dims.ToList();
         if (a.Rank != 1) dims.Add(ad[^2]);

@@ -86,7 +86,7 @@ internal static partial class OpRules
         int axis = Axis(axisValue, s.Rank);
         Dim length = c.Has(1) ? (c.Known(1) is { Ints: [var n] } ? n : Dim.Unknown) : s[axis];
         if (c.Int("onesided", 0) != 0) length = length.Size is { } v ? Dim.Of(v / 2 + 1) : Dim.Unknown;
-        var dims = s.Dims.ToArray();
+        var dims = s.Dims.AsSpan().ToArray();
         dims[axis] = length;
         dims[^1] = Dim.Of(2);
         c.SetDims(0, elem, dims);

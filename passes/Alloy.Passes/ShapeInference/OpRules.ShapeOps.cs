@@ -351,7 +351,7 @@ internal static partial class OpRules
             return;
         }
         axes ??= Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
-        var dims = s.Dims.ToArray();
+        var dims = s.Dims.AsSpan().ToArray();
         for (int i = 0; i < axes.Length; i++)
         {
             int a = Axis(axes[i], s.Rank);
@@ -414,7 +414,7 @@ internal static partial class OpRules
         }
         var axisList = axes?.Select(a => Axis(a, s.Rank)).ToArray() ?? Enumerable.Range(0, s.Rank).ToArray();
         if (pads.Length != 2 * axisList.Length) throw new ArgumentException($"Pad has {pads.Length} pads for {axisList.Length} axes");
-        var dims = s.Dims.ToArray();
+        var dims = s.Dims.AsSpan().ToArray();
         for (int i = 0; i < axisList.Length; i++)
             dims[axisList[i]] = DimMath.Add(dims[axisList[i]], Dim.Of(pads[i] + pads[axisList.Length + i]));
         c.SetDims(0, elem, dims);
@@ -455,7 +455,7 @@ internal static partial class OpRules
         double[]? sizes = null;
         bool sizesGiven = false;
         if (c.Opset >= 11) sizes = NonEmptyNumbers(c, 3, out sizesGiven);
-        var dims = s.Dims.ToArray();
+        var dims = s.Dims.AsSpan().ToArray();
         if (scales is not null && scales.Length == axes.Length)
         {
             for (int i = 0; i < axes.Length; i++)

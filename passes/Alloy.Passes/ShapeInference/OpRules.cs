@@ -85,7 +85,7 @@ internal static partial class OpRules
 
     public static Shape WithDim(Shape s, int axis, Dim d)
     {
-        var dims = s.Dims.ToArray();
+        var dims = s.Dims.AsSpan().ToArray();
         dims[axis] = d;
         return new Shape(dims);
     }

@@ -27,6 +27,17 @@ internal sealed class ShapeInferenceEngine
     private int _inconsistencies;
     /// <summary>A node context free for the next node.</summary>
     private NodeContext? _spareContext;
+    /// <summary>
+    /// Set for a model without subgraphs, where each node result is typed exactly once: the summary is counted as the
+    /// results are typed instead of from a snapshot of every type taken before.
+    /// </summary>
+    private ResultTally? _tally;
+    /// <summary>
+    /// The tensor types inference gave so far, one object per distinct type: results of the same type share it (types
+    /// are immutable and compared by value), so the typed graph holds far fewer objects and later passes reading
+    /// types find them in cache.
+    /// </summary>
+    private readonly Dictionary<TensorType, TensorType> _types = [];
 
     public ShapeInferenceEngine(Model model, bool strict)
     {
@@ -41,8 +52,11 @@ internal sealed class ShapeInferenceEngine
     public InferenceSummary Run(PassContext context)
     {
         var before = new List<(Value Value, IrType? Type)>();
-        foreach (var g in _model.Graph.SelfAndSubgraphs())
-            Snapshot(g, before, nested: false);
+        bool single = !_model.Graph.SelfAndSubgraphs().Skip(1).Any();
+        if (single) _tally = new ResultTally();
+        else
+            foreach (var g in _model.Graph.SelfAndSubgraphs())
+                Snapshot(g, before, nested: false);
 
         InferGraph(_model.Graph);
 
@@ -56,20 +70,29 @@ internal sealed class ShapeInferenceEngine
             }
         }
 
-        int typed = 0, full = 0, untyped = 0, results = 0;
-        bool changed = false;
-        foreach (var (v, old) in before)
+        var tally = _tally ?? new ResultTally();
+        foreach (var (v, old) in before) tally.Count(v, old);
+        if (tally.Changed) context.MarkChanged();
+        return new InferenceSummary(tally.Typed, tally.Full, _inconsistencies, tally.Untyped, tally.Results);
+    }
+
+    /// <summary>What inference did to the values it typed: counts for the pass's statistics.</summary>
+    private sealed class ResultTally
+    {
+        public int Typed, Full, Untyped, Results;
+        public bool Changed;
+
+        /// <summary>Counts <paramref name="v"/>, whose type was <paramref name="old"/> before inference and is final now.</summary>
+        public void Count(Value v, IrType? old)
         {
             bool differs = !ReferenceEquals(v.Type, old) && !Equals(v.Type, old);
-            if (differs) changed = true;
-            if (v.Kind != ValueKind.NodeResult) continue;
-            results++;
-            if (differs) typed++;
-            if (v.Type is TensorType { Shape.IsFullyKnown: true }) full++;
-            if (v.Type is null || v.Type is TensorType { ElementType: DataType.Undefined }) untyped++;
+            if (differs) Changed = true;
+            if (v.Kind != ValueKind.NodeResult) return;
+            Results++;
+            if (differs) Typed++;
+            if (v.Type is TensorType { Shape.IsFullyKnown: true }) Full++;
+            if (v.Type is null || v.Type is TensorType { ElementType: DataType.Undefined }) Untyped++;
         }
-        if (changed) context.MarkChanged();
-        return new InferenceSummary(typed, full, _inconsistencies, untyped, results);
     }
 
     /// <summary>The types of the values a graph defines (inputs, captures, named node results).</summary>
@@ -79,11 +102,20 @@ internal sealed class ShapeInferenceEngine
         foreach (var v in g.Captures) types.Add((v, v.Type));
         for (var n = g.FirstNode; n is not null; n = n.Next)
         {
-            foreach (var r in n.Outputs)
-                if (r.Name.Length > 0) types.Add((r, r.Type));
-            if (nested)
+            var outputs = n.Outputs;
+            for (int i = 0; i < outputs.Count; i++)
+                if (outputs[i] is { Name.Length: > 0 } r) types.Add((r, r.Type));
+            if (nested && Precision.FloatFacts.HasSubgraphs(n))
                 foreach (var s in n.Subgraphs) Snapshot(s, types, nested: true);
         }
+    }
+
+    /// <summary>The type object equal to <paramref name="type"/> that inference already handed out, or <paramref name="type"/> itself.</summary>
+    public TensorType Shared(TensorType type)
+    {
+        if (_types.TryGetValue(type, out var shared)) return shared;
+        _types.Add(type, type);
+        return type;
     }
 
     // ---- known values ----
@@ -184,7 +216,9 @@ internal sealed class ShapeInferenceEngine
             var r = n.Outputs[i];
             if (r.Name.Length == 0) continue;
             if (_known.Count > 0) _known.Remove(r);
+            var old = r.Type;
             bool consistent = Assign(r, ctx.Out[i], n, "result");
+            _tally?.Count(r, old);
             if (consistent && ctx.OutKnown[i] is { } k && r.Type is TensorType { ElementType: var e } && (e == k.Type || e == DataType.Undefined))
                 _known[r] = k;
         }
