@@ -28,7 +28,20 @@ public sealed class Node
     public string OpType { get; set; }
     /// <summary>Operator set domain exactly as written ("" and "ai.onnx" both denote the default set).</summary>
     public string Domain { get; set; }
-    public string Name { get; set; } = "";
+    public string Name
+    {
+        get => _name.Text;
+        set => _name = new LazyName(value);
+    }
+
+    /// <summary>The name, possibly still the UTF-8 bytes of the model it was read from.</summary>
+    private LazyName _name = new("");
+
+    /// <summary>The name as stored (string or UTF-8 bytes), for writing it without a string.</summary>
+    internal ref readonly LazyName NameText => ref _name;
+
+    /// <summary>Sets the name to valid UTF-8 bytes that stay unchanged (see <see cref="LazyName"/>).</summary>
+    internal void SetName(LazyName name) => _name = name;
 
     public string? DocString
     {
@@ -146,7 +159,7 @@ public sealed class Node
     public override int GetHashCode() => _hash;
     private readonly int _hash = IdentityHash.Next();
 
-    public override string ToString() => string.IsNullOrEmpty(Name) ? OpType : $"{OpType} '{Name}'";
+    public override string ToString() => _name.IsEmpty ? OpType : $"{OpType} '{Name}'";
 
     /// <summary>The rarely set parts of a node, kept out of the node itself.</summary>
     private sealed class NodeDetails

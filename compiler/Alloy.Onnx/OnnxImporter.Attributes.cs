@@ -233,10 +233,16 @@ public sealed partial class OnnxImporter
         DataTypes.IsKnown(code) ? (DataType)code : throw Fail($"{what} has unknown element type {code}", scope);
 
     /// <summary>What a type belongs to, for messages; formatted only when one is written.</summary>
-    private readonly record struct What(string Kind, string? Name)
+    /// <param name="Subject">A name, or the <see cref="Value"/> whose name it is (read only for a message).</param>
+    private readonly record struct What(string Kind, object? Subject)
     {
         public static implicit operator What(string text) => new(text, null);
-        public override string ToString() => Name is null ? Kind : $"{Kind} '{Name}'";
+        public override string ToString() => Subject switch
+        {
+            null => Kind,
+            Value v => $"{Kind} '{v.Name}'",
+            var name => $"{Kind} '{name}'",
+        };
     }
 
     // ---------------------------------------------------------------- strings

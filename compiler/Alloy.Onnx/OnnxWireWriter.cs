@@ -29,6 +29,17 @@ public static class OnnxWireWriter
         image.WriteTo(stream);
     }
 
+    /// <summary>
+    /// Writes the serialized model, every constant embedded, into <paramref name="output"/> and returns its length.
+    /// The model's exact size is known before writing, so a reused writer (an <see cref="ArrayBufferWriter{T}"/>
+    /// after <c>ResetWrittenCount</c>) receives it in place with no allocation once its buffer is large enough.
+    /// </summary>
+    public static int WriteTo(Model model, IBufferWriter<byte> output)
+    {
+        using var image = Prepare(model, null);
+        return image.WriteTo(output);
+    }
+
     /// <summary>Sizes the model (placing constants externally as <paramref name="external"/> decides); write it with the result.</summary>
     internal static OnnxWireImage Prepare(Model model, ExternalPlacement? external)
     {
@@ -124,6 +135,38 @@ internal sealed class OnnxWireImage : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    public int WriteTo(IBufferWriter<byte> output)
+    {
+        CheckLength();
+        int length = (int)Length;
+        if (_bytes is not null)
+        {
+            output.Write(_bytes);
+            return length;
+        }
+        var memory = output.GetMemory(Math.Max(length, 1));
+        if (MemoryMarshal.TryGetArray<byte>(memory, out var segment) && segment.Offset == 0)
+        {
+            // The writer's own array: the writing pass fills it directly.
+            Write(segment.Array!, null);
+        }
+        else
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+            try
+            {
+                Write(buffer, null);
+                buffer.AsSpan(0, length).CopyTo(memory.Span);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        output.Advance(length);
+        return length;
     }
 
     public byte[] ToArray()
@@ -234,7 +277,7 @@ internal sealed class OnnxWireImage : IDisposable
             bool filling = false;
             foreach (var r in Items(n.Outputs))
             {
-                if (r.Type is null || r.Name.Length == 0 || (outputSet?.Contains(r) ?? outputs.Contains(r))) continue;
+                if (r.Type is null || !r.HasName || (outputSet?.Contains(r) ?? outputs.Contains(r))) continue;
                 if (!filling) e.BeginSection();
                 filling = true;
                 ValueInfo(GraphProto.ValueInfoFieldNumber, r);
@@ -277,8 +320,8 @@ internal sealed class OnnxWireImage : IDisposable
         var e = _e!;
         e.BeginMessage(field);
         e.String(FunctionProto.NameFieldNumber, f.Name);
-        foreach (var v in Items(f.Body.Inputs)) e.String(FunctionProto.InputFieldNumber, v.Name);
-        foreach (var v in Items(f.Body.Outputs)) e.String(FunctionProto.OutputFieldNumber, v.Name);
+        foreach (var v in Items(f.Body.Inputs)) e.Name(FunctionProto.InputFieldNumber, v.NameText);
+        foreach (var v in Items(f.Body.Outputs)) e.Name(FunctionProto.OutputFieldNumber, v.NameText);
         foreach (var a in f.AttributeNames) e.String(FunctionProto.AttributeFieldNumber, a);
         for (var n = f.Body.FirstNode; n is not null; n = n.Next) Node(FunctionProto.NodeFieldNumber, n);
         if (f.DocString is not null) e.String(FunctionProto.DocStringFieldNumber, f.DocString);
@@ -287,7 +330,7 @@ internal sealed class OnnxWireImage : IDisposable
         foreach (var a in f.AttributeDefaults) Attribute(FunctionProto.AttributeProtoFieldNumber, a);
         for (var n = f.Body.FirstNode; n is not null; n = n.Next)
             foreach (var r in Items(n.Outputs))
-                if (r.Type is not null && r.Name.Length > 0) ValueInfo(FunctionProto.ValueInfoFieldNumber, r);
+                if (r.Type is not null && r.HasName) ValueInfo(FunctionProto.ValueInfoFieldNumber, r);
         if (f.Overload.Length > 0) e.String(FunctionProto.OverloadFieldNumber, f.Overload);
         Entries(FunctionProto.MetadataPropsFieldNumber, f.Metadata);
         e.EndMessage();
@@ -297,9 +340,13 @@ internal sealed class OnnxWireImage : IDisposable
     {
         var e = _e!;
         e.BeginMessage(field);
-        foreach (var v in Operands(n.Inputs)) e.String(NodeProto.InputFieldNumber, v?.Name ?? "");
-        foreach (var v in Items(n.Outputs)) e.String(NodeProto.OutputFieldNumber, v.Name);
-        if (n.Name.Length > 0) e.String(NodeProto.NameFieldNumber, n.Name);
+        foreach (var v in Operands(n.Inputs))
+        {
+            if (v is null) e.String(NodeProto.InputFieldNumber, "");
+            else e.Name(NodeProto.InputFieldNumber, v.NameText);
+        }
+        foreach (var v in Items(n.Outputs)) e.Name(NodeProto.OutputFieldNumber, v.NameText);
+        if (!n.NameText.IsEmpty) e.Name(NodeProto.NameFieldNumber, n.NameText);
         e.String(NodeProto.OpTypeFieldNumber, n.OpType);
         foreach (var a in Items(n.Attributes)) Attribute(NodeProto.AttributeFieldNumber, a);
         if (n.DocString is not null) e.String(NodeProto.DocStringFieldNumber, n.DocString);
@@ -414,7 +461,7 @@ internal sealed class OnnxWireImage : IDisposable
     {
         var e = _e!;
         e.BeginMessage(field);
-        e.String(ValueInfoProto.NameFieldNumber, v.Name);
+        e.Name(ValueInfoProto.NameFieldNumber, v.NameText);
         if (v.Type is not null) Type(ValueInfoProto.TypeFieldNumber, v.Type);
         if (v.DocString is not null) e.String(ValueInfoProto.DocStringFieldNumber, v.DocString);
         e.EndMessage();

@@ -309,6 +309,13 @@ internal sealed class ProtoEmitter : IDisposable
         }
     }
 
+    /// <summary>A string field holding an IR name: its original UTF-8 bytes when it still has them (no encoding).</summary>
+    public void Name(int field, in LazyName name)
+    {
+        if (name.TryGetUtf8(out var utf8)) Bytes(field, utf8);
+        else String(field, name.Text);
+    }
+
     /// <summary>A string field holding the decimal digits of a non-negative number (no string is allocated).</summary>
     public void DecimalString(int field, long value)
     {
