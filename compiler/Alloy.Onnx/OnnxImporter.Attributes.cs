@@ -16,6 +16,24 @@ public sealed partial class OnnxImporter
     /// </summary>
     private Attr ImportAttribute(Slice s, Graph owner, Node? node, string? where)
     {
+        var encoded = Bytes(s);
+        int key = HashOf(encoded);
+        if (_sharedAttrs.TryGetValue(key, out var shared))
+        {
+            foreach (var (bytes, known) in shared)
+                if (encoded.SequenceEqual(Bytes(bytes))) return known;
+        }
+        var attr = DecodeAttribute(s, owner, node, where);
+        if (attr.Value is IntAttr or FloatAttr or StringAttr or IntsAttr or FloatsAttr or StringsAttr)
+        {
+            if (shared is null) _sharedAttrs[key] = shared = [];
+            shared.Add((s, attr));
+        }
+        return attr;
+    }
+
+    private Attr DecodeAttribute(Slice s, Graph owner, Node? node, string? where)
+    {
         var r = Reader(s);
         string name = "";
         string? doc = null, refName = null;

@@ -28,6 +28,11 @@ public sealed partial class OnnxImporter
     /// <summary>Scratch for the repeated numeric fields of the attribute being decoded.</summary>
     private readonly ArrayBufferWriter<byte> _attrFloats = new();
     private readonly List<long> _attrInts = [];
+    /// <summary>The attributes of the nodes being read (nested graphs' nodes above their owner's).</summary>
+    private readonly List<Attr> _attrStack = [];
+    /// <summary>Attributes of plain values (numbers, strings and lists of them) by their encoding: identical ones,
+    /// such as the same axis or permutation on many nodes, share one immutable object.</summary>
+    private readonly Dictionary<int, List<(Slice Bytes, Attr Attr)>> _sharedAttrs = [];
     /// <summary>The type decoded or found last, with the bytes it came from.</summary>
     private (Slice Slice, IrType? Type)? _lastType;
     /// <summary>Where the next value_info record most likely points: the result after the last one matched.</summary>
@@ -563,16 +568,22 @@ public sealed partial class OnnxImporter
                         g.SetOperand(node, operand++, v);
                         break;
                     case NodeProto.AttributeFieldNumber:
+                        // Collected above the enclosing nodes' entries (a subgraph's nodes use the same stack).
+                        _attrStack.Add(ImportAttribute(r.ReadSlice(), g, node, scope));
                         attributes++;
-                        node.SetAttribute(ImportAttribute(r.ReadSlice(), g, node, scope));
                         break;
                     default:
                         r.Skip();
                         break;
                 }
             }
-            if (node.Attributes.Count != attributes)
-                throw Fail("an attribute name appears twice", Describe(node, scope));
+            if (attributes > 0)
+            {
+                int first = _attrStack.Count - attributes;
+                bool distinct = node.SetNewAttributes(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_attrStack)[first..]);
+                _attrStack.RemoveRange(first, attributes);
+                if (!distinct) throw Fail("an attribute name appears twice", Describe(node, scope));
+            }
             // Subgraphs' captures are dependencies too: the full check decides.
             if (node.HasSubgraphs) ordered = false;
         }

@@ -75,6 +75,8 @@ internal sealed class OnnxWireImage : IDisposable
     private readonly Dictionary<Value, long>? _offsets;
     private readonly string? _location;
     private readonly ExtraModelFields? _extra;
+    /// <summary>Encoded types, created with the first one written.</summary>
+    private TypeEncodings? _types;
     private readonly byte[][] _training = [];
     private readonly byte[]? _bytes;
     private bool _written;
@@ -178,7 +180,11 @@ internal sealed class OnnxWireImage : IDisposable
         return bytes;
     }
 
-    public void Dispose() => _e?.Dispose();
+    public void Dispose()
+    {
+        _e?.Dispose();
+        _types?.Dispose();
+    }
 
     private void CheckLength()
     {
@@ -467,66 +473,15 @@ internal sealed class OnnxWireImage : IDisposable
         e.EndMessage();
     }
 
-    /// <summary>A <c>TypeProto</c>; null writes an empty one.</summary>
+    /// <summary>A <c>TypeProto</c>; null writes an empty one. Types are written from their memoized encoding.</summary>
     private void Type(int field, IrType? type)
     {
-        var e = _e!;
-        e.BeginMessage(field);
-        switch (type)
+        if (type is null)
         {
-            case null: break;
-            case TensorType t:
-                e.BeginMessage(TypeProto.TensorTypeFieldNumber);
-                e.Int32(TypeProto.Types.Tensor.ElemTypeFieldNumber, (int)t.ElementType);
-                if (t.Shape is not null) Shape(TypeProto.Types.Tensor.ShapeFieldNumber, t.Shape);
-                e.EndMessage();
-                break;
-            case SparseTensorType s:
-                e.BeginMessage(TypeProto.SparseTensorTypeFieldNumber);
-                e.Int32(TypeProto.Types.SparseTensor.ElemTypeFieldNumber, (int)s.ElementType);
-                if (s.Shape is not null) Shape(TypeProto.Types.SparseTensor.ShapeFieldNumber, s.Shape);
-                e.EndMessage();
-                break;
-            case SequenceType q:
-                e.BeginMessage(TypeProto.SequenceTypeFieldNumber);
-                if (q.ElementType is not null) Type(TypeProto.Types.Sequence.ElemTypeFieldNumber, q.ElementType);
-                e.EndMessage();
-                break;
-            case OptionalType o:
-                e.BeginMessage(TypeProto.OptionalTypeFieldNumber);
-                if (o.ElementType is not null) Type(TypeProto.Types.Optional.ElemTypeFieldNumber, o.ElementType);
-                e.EndMessage();
-                break;
-            case MapType m:
-                e.BeginMessage(TypeProto.MapTypeFieldNumber);
-                e.Int32(TypeProto.Types.Map.KeyTypeFieldNumber, (int)m.KeyType);
-                if (m.ValueType is not null) Type(TypeProto.Types.Map.ValueTypeFieldNumber, m.ValueType);
-                e.EndMessage();
-                break;
-            case OpaqueType o:
-                e.BeginMessage(TypeProto.OpaqueTypeFieldNumber);
-                e.String(TypeProto.Types.Opaque.DomainFieldNumber, o.Domain);
-                e.String(TypeProto.Types.Opaque.NameFieldNumber, o.Name);
-                e.EndMessage();
-                break;
-            default:
-                throw new InvalidOperationException($"unknown IR type {type}");
+            _e!.Bytes(field, []);
+            return;
         }
-        e.EndMessage();
-    }
-
-    private void Shape(int field, Shape s)
-    {
-        var e = _e!;
-        e.BeginMessage(field);
-        foreach (var d in s.Dims)
-        {
-            e.BeginMessage(TensorShapeProto.DimFieldNumber);
-            if (d.Size is { } size) e.Int64(TensorShapeProto.Types.Dimension.DimValueFieldNumber, size);
-            else if (d.Symbol is { } symbol) e.String(TensorShapeProto.Types.Dimension.DimParamFieldNumber, symbol);
-            e.EndMessage();
-        }
-        e.EndMessage();
+        _e!.Bytes(field, (_types ??= new TypeEncodings()).Encode(type));
     }
 
     private void Opset(int field, OpsetImport o)

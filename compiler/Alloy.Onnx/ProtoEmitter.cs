@@ -96,6 +96,22 @@ internal sealed class ProtoEmitter : IDisposable
         _buf = [];
     }
 
+    /// <summary>Forgets everything and starts a new sizing pass (for a scratch emitter used many times).</summary>
+    public void Reset()
+    {
+        if (_inSection || _sections != 0) throw new InvalidOperationException("a deferred section is open");
+        if (_lengths.Length == 0) _lengths = ArrayPool<int>.Shared.Rent(1024);
+        _sizing = true;
+        _size = 0;
+        _count = 0;
+        _depth = 0;
+        _buf = [];
+        _pos = 0;
+        _sink = null;
+        _flushed = 0;
+        _cursor = 0;
+    }
+
     public void Dispose()
     {
         if (_lengths.Length > 0) ArrayPool<int>.Shared.Return(_lengths);
