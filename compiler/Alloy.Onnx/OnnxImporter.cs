@@ -28,6 +28,8 @@ public sealed partial class OnnxImporter
     /// <summary>Scratch for the repeated numeric fields of the attribute being decoded.</summary>
     private readonly ArrayBufferWriter<byte> _attrFloats = new();
     private readonly List<long> _attrInts = [];
+    /// <summary>Where the names kept as UTF-8 live (not in the model's buffer, which the model must not keep alive).</summary>
+    private readonly NameArena _names = new();
     /// <summary>The attributes of the nodes being read (nested graphs' nodes above their owner's).</summary>
     private readonly List<Attr> _attrStack = [];
     /// <summary>Attributes of plain values (numbers, strings and lists of them) by their encoding: identical ones,
@@ -70,8 +72,7 @@ public sealed partial class OnnxImporter
     /// <summary>Converts a parsed model. <paramref name="file"/> names it in messages; <paramref name="baseDir"/> anchors external data.</summary>
     public static Model FromProto(ModelProto proto, string file, string baseDir) => FromBytes(proto.ToByteArray(), file, baseDir);
 
-    /// <summary>Reads a serialized model. The model keeps references into <paramref name="bytes"/> (tensor data, names
-    /// decoded on first use); do not modify it afterwards.</summary>
+    /// <summary>Reads a serialized model. The model may keep references into <paramref name="bytes"/>; do not modify it afterwards.</summary>
     public static Model FromBytes(byte[] bytes, string file, string baseDir)
     {
         var importer = new OnnxImporter(bytes, file, baseDir);
@@ -611,13 +612,13 @@ public sealed partial class OnnxImporter
         return null;
     }
 
-    /// <summary>A name read from the model: kept as its bytes in the model buffer (decoded only if someone asks for
-    /// the string), or decoded now when the bytes are not valid UTF-8 (decoding replaces the invalid sequences).</summary>
+    /// <summary>A name read from the model: kept as UTF-8 bytes (decoded only if someone asks for the string), or
+    /// decoded now when the bytes are not valid UTF-8 (decoding replaces the invalid sequences).</summary>
     private LazyName NameAt(Slice s)
     {
         if (s.Length == 0) return new LazyName("");
         var utf8 = Bytes(s);
-        return LazyName.IsValidUtf8(utf8) ? new LazyName(_buf, s.Offset, s.Length) : new LazyName(Utf8.GetString(utf8));
+        return LazyName.IsValidUtf8(utf8) ? _names.Add(utf8) : new LazyName(Utf8.GetString(utf8));
     }
 
     private static string Describe(Node n, string? scope)

@@ -66,6 +66,29 @@ public sealed class ImportedNameTests
         Assert.Equal(bytes, OnnxWireWriter.ToBytes(m));
     }
 
+    /// <summary>Names are copied out of the model's bytes: the imported model does not keep the (possibly large)
+    /// byte array alive.</summary>
+    [Fact]
+    public void TheModelDoesNotKeepTheFileBytesAlive()
+    {
+        var (model, bytes) = ImportAndForget();
+        using (model)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            Assert.False(bytes.TryGetTarget(out _), "the model's byte array is still reachable from the model");
+            Assert.Equal(Names, model.Graph.Nodes.Select(n => n.Outputs[0].Name));
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (Model, WeakReference<byte[]>) ImportAndForget()
+    {
+        var bytes = ChainOf(Names).ToByteArray();
+        return (OnnxImporter.FromBytes(bytes, "names.onnx", "."), new WeakReference<byte[]>(bytes));
+    }
+
     [Fact]
     public void ImportedNamesCanBeRenamedAndRemoved()
     {
