@@ -26,7 +26,7 @@ internal static class FastVerifier
             v.Stamp = stamp;
             // Names change only through the Graph, which keeps its name table with them; a table whose size
             // differs from the number of named definitions shows a value missing from it or a stale entry.
-            if (v.Name.Length > 0) named++;
+            if (v.HasName) named++;
             return true;
         }
 
@@ -58,7 +58,7 @@ internal static class FastVerifier
         foreach (var c in g.Captures)
         {
             if (!Define(c) || c.Kind != ValueKind.Capture || c.Outer is not { } outer || g.Parent is not { } parent || !CheckUses(c)) return false;
-            if (outer.Owner != parent || !ReferenceEquals(parent.FindLocal(outer.Name), outer)) return false;
+            if (outer.Owner != parent || !parent.Holds(outer)) return false;
             if (g.OwnerNode is { } owner && outer.Producer is { } p)
             {
                 if (p == owner) return false;

@@ -116,6 +116,9 @@ public sealed class Graph
     /// <summary>Finds a value by name in this graph only, without allocating the name.</summary>
     public Value? FindLocal(ReadOnlySpan<char> name) => _scope.Find(name);
 
+    /// <summary>True when <paramref name="value"/> is the value this graph's name table holds under its name.</summary>
+    internal bool Holds(Value value) => ReferenceEquals(_scope.Find(in value.NameText), value);
+
     /// <summary>Finds a value by name in this graph or an enclosing one.</summary>
     public Value? Lookup(string name)
     {
@@ -142,14 +145,16 @@ public sealed class Graph
         return name;
     }
 
-    private Value Define(string name, ValueKind kind, IrType? type)
+    private Value Define(string name, ValueKind kind, IrType? type) => Define(new LazyName(name), kind, type);
+
+    private Value Define(LazyName name, ValueKind kind, IrType? type)
     {
         Touch();
         var v = new Value(this, name, kind, type);
-        if (name.Length > 0)
+        if (v.HasName)
         {
             if (!_scope.TryAdd(v))
-                throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
+                throw new IrException($"value '{v.Name}' is defined twice in graph '{Name}'");
         }
         return v;
     }
@@ -161,7 +166,7 @@ public sealed class Graph
         if (value.Owner != this) throw new IrException($"value '{value.Name}' does not belong to graph '{Name}'");
         if (name == value.Name) return;
         if (name.Length > 0 && _scope.Find(name) is not null) throw new IrException($"value '{name}' is defined twice in graph '{Name}'");
-        if (value.Name.Length > 0) _scope.Remove(value.Name);
+        if (value.HasName) _scope.Remove(value);
         value.Name = name;
         if (name.Length > 0) _scope.TryAdd(value);
     }
@@ -211,7 +216,7 @@ public sealed class Graph
         if (constant.HasUses) throw new IrException($"constant '{constant.Name}' still has {constant.Uses.Count} use(s)");
         if (!IsListedConstant(constant)) throw new IrException($"'{constant.Name}' is not a constant of graph '{Name}'");
         UnlistConstant(constant);
-        if (constant.Kind == ValueKind.Constant) _scope.Remove(constant.Name);
+        if (constant.Kind == ValueKind.Constant) _scope.Remove(constant);
         else constant.Constant = null;
     }
 
@@ -252,7 +257,7 @@ public sealed class Graph
         foreach (var c in _captures)
             if (c.Outer == outer) return c;
         var source = outer.Owner == Parent ? outer : Parent.Capture(outer);
-        var v = new Value(this, outer.Name, ValueKind.Capture, outer.Type) { Outer = source };
+        var v = new Value(this, outer.NameText, ValueKind.Capture, outer.Type) { Outer = source };
         if (!_scope.TryAdd(v)) throw new IrException($"graph '{Name}' defines '{outer.Name}' and also captures it");
         _captures.Add(v);
         source.UseList.Add(new Use(UseKind.Capture, null, this, _captures.Count - 1));
@@ -275,7 +280,7 @@ public sealed class Graph
             int k = outer.UseList.IndexOf(new Use(UseKind.Capture, null, this, i + 1));
             if (k >= 0) outer.UseList[k] = new Use(UseKind.Capture, null, this, i);
         }
-        _scope.Remove(capture.Name);
+        _scope.Remove(capture);
         capture.Outer = null;
     }
 
@@ -348,7 +353,11 @@ public sealed class Graph
     }
 
     /// <summary>Defines result <paramref name="index"/> of <paramref name="node"/> (a slot not yet filled).</summary>
-    internal Value DefineResult(Node node, int index, string name, IrType? type)
+    internal Value DefineResult(Node node, int index, string name, IrType? type) => DefineResult(node, index, new LazyName(name), type);
+
+    /// <summary>Defines result <paramref name="index"/> of <paramref name="node"/> (a slot not yet filled), named by
+    /// <paramref name="name"/>, which may still be the UTF-8 bytes of the model being read.</summary>
+    internal Value DefineResult(Node node, int index, LazyName name, IrType? type)
     {
         var v = Define(name, ValueKind.NodeResult, type);
         v.Producer = node;
@@ -424,7 +433,7 @@ public sealed class Graph
             node.InputList[i]?.UseList.Remove(new Use(UseKind.Operand, node, null, i));
         foreach (var g in node.Subgraphs) g.ReleaseCaptures();
         foreach (var r in node.OutputList)
-            if (r.Name.Length > 0) _scope.Remove(r.Name);
+            if (r.HasName) _scope.Remove(r);
         Unlink(node);
         node.Owner = null;
     }

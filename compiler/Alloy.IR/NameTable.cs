@@ -4,7 +4,8 @@ namespace Alloy.IR;
 /// A graph's names → values table. Values are chained through <see cref="Value.NextInScope"/> (no entry objects),
 /// and the bucket array is split into chunks small enough to stay off the large-object heap: a graph of 100k
 /// values allocates no array the garbage collector must treat as large. Hash codes are the runtime's randomized
-/// string hash, so crafted names cannot force long chains.
+/// string hash, so crafted names cannot force long chains. Names still held as UTF-8 bytes (<see cref="LazyName"/>)
+/// are hashed and compared without being decoded into strings.
 /// </summary>
 internal sealed class NameTable
 {
@@ -24,19 +25,28 @@ internal sealed class NameTable
     {
         if (_count == 0) return null;
         for (var v = Bucket(string.GetHashCode(name)); v is not null; v = v.NextInScope)
-            if (name.SequenceEqual(v.Name)) return v;
+            if (v.NameText.Equals(name)) return v;
+        return null;
+    }
+
+    /// <summary>The value whose name is <paramref name="name"/>, which may still be UTF-8 bytes.</summary>
+    public Value? Find(in LazyName name)
+    {
+        if (_count == 0) return null;
+        for (var v = Bucket(name.Hash()); v is not null; v = v.NextInScope)
+            if (v.NameText.Equals(in name)) return v;
         return null;
     }
 
     /// <summary>Adds <paramref name="value"/> under its name; false when the name is taken.</summary>
     public bool TryAdd(Value value)
     {
-        var name = value.Name;
-        int hash = string.GetHashCode(name.AsSpan());
+        ref readonly var name = ref value.NameText;
+        int hash = name.Hash();
         if (_count > 0)
         {
             for (var v = Bucket(hash); v is not null; v = v.NextInScope)
-                if (string.Equals(v.Name, name, StringComparison.Ordinal)) return false;
+                if (v.NameText.Equals(in name)) return false;
         }
         if (_count >= _buckets) Resize(Math.Max(MinBuckets, _buckets * 2));
         ref var head = ref Bucket(hash);
@@ -46,14 +56,14 @@ internal sealed class NameTable
         return true;
     }
 
-    /// <summary>Removes the value named <paramref name="name"/>; false when there is none.</summary>
-    public bool Remove(string name)
+    /// <summary>Removes <paramref name="value"/> (found by its name); false when the table does not hold it.</summary>
+    public bool Remove(Value value)
     {
         if (_count == 0) return false;
-        ref var link = ref Bucket(string.GetHashCode(name.AsSpan()));
+        ref var link = ref Bucket(value.NameText.Hash());
         while (link is { } v)
         {
-            if (string.Equals(v.Name, name, StringComparison.Ordinal))
+            if (ReferenceEquals(v, value))
             {
                 link = v.NextInScope;
                 v.NextInScope = null;
@@ -95,7 +105,7 @@ internal sealed class NameTable
                 for (var v = first; v is not null;)
                 {
                     var next = v.NextInScope;
-                    ref var head = ref Bucket(string.GetHashCode(v.Name.AsSpan()));
+                    ref var head = ref Bucket(v.NameText.Hash());
                     v.NextInScope = head;
                     head = v;
                     v = next;

@@ -9,8 +9,8 @@ public sealed class Node
     /// <summary>Results, exactly as many as the node has.</summary>
     internal Value[] OutputList;
     private static readonly Attr[] NoAttributes = [];
-    /// <summary>Created with the first attribute (most nodes have none).</summary>
-    private List<Attr>? _attributes;
+    /// <summary>Exactly as many as the node has; created with the first attribute (most nodes have none).</summary>
+    private Attr[]? _attributes;
     private AnnotationMap? _annotations;
     /// <summary>Doc string, overload and metadata: created when one is set (few nodes have any).</summary>
     private NodeDetails? _details;
@@ -28,7 +28,20 @@ public sealed class Node
     public string OpType { get; set; }
     /// <summary>Operator set domain exactly as written ("" and "ai.onnx" both denote the default set).</summary>
     public string Domain { get; set; }
-    public string Name { get; set; } = "";
+    public string Name
+    {
+        get => _name.Text;
+        set => _name = new LazyName(value);
+    }
+
+    /// <summary>The name, possibly still the UTF-8 bytes of the model it was read from.</summary>
+    private LazyName _name = new("");
+
+    /// <summary>The name as stored (string or UTF-8 bytes), for writing it without a string.</summary>
+    internal ref readonly LazyName NameText => ref _name;
+
+    /// <summary>Sets the name to valid UTF-8 bytes that stay unchanged (see <see cref="LazyName"/>).</summary>
+    internal void SetName(LazyName name) => _name = name;
 
     public string? DocString
     {
@@ -81,7 +94,7 @@ public sealed class Node
     {
         var attributes = _attributes;
         if (attributes is null) return null;
-        for (int i = 0; i < attributes.Count; i++)
+        for (int i = 0; i < attributes.Length; i++)
             if (attributes[i].Name == name) return attributes[i];
         return null;
     }
@@ -98,25 +111,54 @@ public sealed class Node
             Owner?.NoteSubgraphs();
             Owner?.Touch();
         }
-        _attributes ??= new List<Attr>(2);
-        for (int i = 0; i < _attributes.Count; i++)
+        var attributes = _attributes ?? [];
+        for (int i = 0; i < attributes.Length; i++)
         {
-            if (_attributes[i].Name == attr.Name)
+            if (attributes[i].Name == attr.Name)
             {
-                Detach(_attributes[i]);
-                _attributes[i] = attr;
+                Detach(attributes[i]);
+                attributes[i] = attr;
                 return;
             }
         }
-        _attributes.Add(attr);
+        Array.Resize(ref attributes, attributes.Length + 1);
+        attributes[^1] = attr;
+        _attributes = attributes;
+    }
+
+    /// <summary>
+    /// For bulk builders: gives a node without attributes all of <paramref name="attributes"/> at once (one
+    /// exact-size array). False, with nothing set, when a name appears twice.
+    /// </summary>
+    internal bool SetNewAttributes(ReadOnlySpan<Attr> attributes)
+    {
+        if (_attributes is not null) throw new InvalidOperationException($"{this} already has attributes");
+        for (int i = 1; i < attributes.Length; i++)
+            for (int j = 0; j < i; j++)
+                if (attributes[i].Name == attributes[j].Name) return false;
+        foreach (var attr in attributes)
+        {
+            foreach (var g in SubgraphsOf(attr.Value))
+            {
+                g.OwnerNode = this;
+                _hasSubgraphs = true;
+                Owner?.NoteSubgraphs();
+                Owner?.Touch();
+            }
+        }
+        if (attributes.Length > 0) _attributes = attributes.ToArray();
+        return true;
     }
 
     public bool RemoveAttribute(string name)
     {
-        var index = _attributes?.FindIndex(a => a.Name == name) ?? -1;
+        var index = _attributes is null ? -1 : Array.FindIndex(_attributes, a => a.Name == name);
         if (index < 0) return false;
         Detach(_attributes![index]);
-        _attributes.RemoveAt(index);
+        var kept = new Attr[_attributes.Length - 1];
+        _attributes.AsSpan(0, index).CopyTo(kept);
+        _attributes.AsSpan(index + 1).CopyTo(kept.AsSpan(index));
+        _attributes = kept.Length == 0 ? null : kept;
         return true;
     }
 
@@ -153,7 +195,7 @@ public sealed class Node
     public override int GetHashCode() => _hash;
     private readonly int _hash = IdentityHash.Next();
 
-    public override string ToString() => string.IsNullOrEmpty(Name) ? OpType : $"{OpType} '{Name}'";
+    public override string ToString() => _name.IsEmpty ? OpType : $"{OpType} '{Name}'";
 
     /// <summary>The rarely set parts of a node, kept out of the node itself.</summary>
     private sealed class NodeDetails

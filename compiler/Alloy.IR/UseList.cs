@@ -2,14 +2,21 @@ namespace Alloy.IR;
 
 /// <summary>
 /// The use-list of one value, stored inside the value: the first use inline, later ones in an array. Most values
-/// have exactly one use, so most values need no list object and no array. Keep it in a field and mutate it in
+/// have exactly one use, so most values need no list object and no array. A value used very often (a weight shared
+/// by thousands of nodes) keeps its uses in fixed-size chunks instead of one growing array, so no use-list reaches
+/// the large-object heap, whose allocations trigger full garbage collections. Keep it in a field and mutate it in
 /// place (it is a struct: a copy does not see later changes).
 /// </summary>
 internal struct UseList
 {
+    /// <summary>Uses per chunk: 4096 uses of 16 bytes stay below the large-object threshold (85,000 bytes).</summary>
+    private const int ChunkBits = 12;
+    private const int ChunkSize = 1 << ChunkBits;
+
     private Use _first;
-    /// <summary>Uses 1 … Count-1.</summary>
-    private Use[]? _rest;
+    /// <summary>Uses 1 … Count-1: a <c>Use[]</c> of at most <see cref="ChunkSize"/> entries, or a <c>Use[][]</c> of
+    /// chunks of exactly that many.</summary>
+    private object? _rest;
     private int _count;
 
     public readonly int Count => _count;
@@ -19,14 +26,21 @@ internal struct UseList
         readonly get
         {
             if ((uint)index >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(index));
-            return index == 0 ? _first : _rest![index - 1];
+            return index == 0 ? _first : RestSlot(index - 1);
         }
         set
         {
             if ((uint)index >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(index));
             if (index == 0) _first = value;
-            else _rest![index - 1] = value;
+            else RestSlot(index - 1) = value;
         }
+    }
+
+    private readonly ref Use RestSlot(int slot)
+    {
+        if (_rest is Use[] flat) return ref flat[slot];
+        var chunks = (Use[][])_rest!;
+        return ref chunks[slot >> ChunkBits][slot & (ChunkSize - 1)];
     }
 
     public void Add(Use use)
@@ -38,9 +52,36 @@ internal struct UseList
             return;
         }
         int slot = _count - 1;
-        if (_rest is null) _rest = new Use[2];
-        else if (slot == _rest.Length) Array.Resize(ref _rest, slot * 2);
-        _rest[slot] = use;
+        switch (_rest)
+        {
+            case null:
+                _rest = new Use[2] { use, default };
+                break;
+            case Use[] flat when slot < flat.Length:
+                flat[slot] = use;
+                break;
+            case Use[] flat when flat.Length < ChunkSize:
+                Array.Resize(ref flat, Math.Min(flat.Length * 2, ChunkSize));
+                flat[slot] = use;
+                _rest = flat;
+                break;
+            case Use[] full:
+                // A full chunk: from here on, a list of chunks.
+                var chunks = new Use[4][];
+                chunks[0] = full;
+                chunks[1] = new Use[ChunkSize];
+                chunks[1][0] = use;
+                _rest = chunks;
+                break;
+            default:
+                var list = (Use[][])_rest;
+                int chunk = slot >> ChunkBits;
+                if (chunk == list.Length) Array.Resize(ref list, list.Length * 2);
+                list[chunk] ??= new Use[ChunkSize];
+                list[chunk][slot & (ChunkSize - 1)] = use;
+                _rest = list;
+                break;
+        }
         _count++;
     }
 
@@ -49,7 +90,7 @@ internal struct UseList
         if (_count == 0) return -1;
         if (_first == use) return 0;
         for (int i = 1; i < _count; i++)
-            if (_rest![i - 1] == use) return i;
+            if (RestSlot(i - 1) == use) return i;
         return -1;
     }
 
@@ -61,7 +102,7 @@ internal struct UseList
         int index = IndexOf(use);
         if (index < 0) return false;
         for (int i = index; i < _count - 1; i++) this[i] = this[i + 1];
-        if (_count > 1) _rest![_count - 2] = default;
+        if (_count > 1) RestSlot(_count - 2) = default;
         else _first = default;
         _count--;
         return true;

@@ -77,17 +77,35 @@ public sealed class Value
     private object? _definition;
 
     internal Value(Graph owner, string name, ValueKind kind, IrType? type)
+        : this(owner, new LazyName(name), kind, type)
+    {
+    }
+
+    internal Value(Graph owner, LazyName name, ValueKind kind, IrType? type)
     {
         Owner = owner;
-        Name = name;
+        _name = name;
         Kind = kind;
         Type = type;
     }
 
+    /// <summary>The name, possibly still the UTF-8 bytes of the model it was read from.</summary>
+    private LazyName _name;
+
     /// <summary>The graph whose scope defines this value.</summary>
     public Graph Owner { get; internal set; }
     /// <summary>The value's name (unique in its graph and the graphs it encloses); empty for an omitted optional output.</summary>
-    public string Name { get; internal set; }
+    public string Name
+    {
+        get => _name.Text;
+        internal set => _name = new LazyName(value);
+    }
+
+    /// <summary>The name as stored (string or UTF-8 bytes), for comparing, hashing and writing it without a string.</summary>
+    internal ref readonly LazyName NameText => ref _name;
+
+    /// <summary>True when the name is not empty (without decoding it).</summary>
+    internal bool HasName => !_name.IsEmpty;
     public ValueKind Kind { get; internal set; }
     public IrType? Type { get; set; }
     public string? DocString { get; set; }

@@ -16,6 +16,24 @@ public sealed partial class OnnxImporter
     /// </summary>
     private Attr ImportAttribute(Slice s, Graph owner, Node? node, string? where)
     {
+        var encoded = Bytes(s);
+        int key = HashOf(encoded);
+        if (_sharedAttrs.TryGetValue(key, out var shared))
+        {
+            foreach (var (bytes, known) in shared)
+                if (encoded.SequenceEqual(Bytes(bytes))) return known;
+        }
+        var attr = DecodeAttribute(s, owner, node, where);
+        if (attr.Value is IntAttr or FloatAttr or StringAttr or IntsAttr or FloatsAttr or StringsAttr)
+        {
+            if (shared is null) _sharedAttrs[key] = shared = [];
+            shared.Add((s, attr));
+        }
+        return attr;
+    }
+
+    private Attr DecodeAttribute(Slice s, Graph owner, Node? node, string? where)
+    {
         var r = Reader(s);
         string name = "";
         string? doc = null, refName = null;
@@ -233,10 +251,16 @@ public sealed partial class OnnxImporter
         DataTypes.IsKnown(code) ? (DataType)code : throw Fail($"{what} has unknown element type {code}", scope);
 
     /// <summary>What a type belongs to, for messages; formatted only when one is written.</summary>
-    private readonly record struct What(string Kind, string? Name)
+    /// <param name="Subject">A name, or the <see cref="Value"/> whose name it is (read only for a message).</param>
+    private readonly record struct What(string Kind, object? Subject)
     {
         public static implicit operator What(string text) => new(text, null);
-        public override string ToString() => Name is null ? Kind : $"{Kind} '{Name}'";
+        public override string ToString() => Subject switch
+        {
+            null => Kind,
+            Value v => $"{Kind} '{v.Name}'",
+            var name => $"{Kind} '{name}'",
+        };
     }
 
     // ---------------------------------------------------------------- strings

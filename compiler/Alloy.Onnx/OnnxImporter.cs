@@ -28,6 +28,13 @@ public sealed partial class OnnxImporter
     /// <summary>Scratch for the repeated numeric fields of the attribute being decoded.</summary>
     private readonly ArrayBufferWriter<byte> _attrFloats = new();
     private readonly List<long> _attrInts = [];
+    /// <summary>Where the names kept as UTF-8 live (not in the model's buffer, which the model must not keep alive).</summary>
+    private readonly NameArena _names = new();
+    /// <summary>The attributes of the nodes being read (nested graphs' nodes above their owner's).</summary>
+    private readonly List<Attr> _attrStack = [];
+    /// <summary>Attributes of plain values (numbers, strings and lists of them) by their encoding: identical ones,
+    /// such as the same axis or permutation on many nodes, share one immutable object.</summary>
+    private readonly Dictionary<int, List<(Slice Bytes, Attr Attr)>> _sharedAttrs = [];
     /// <summary>The type decoded or found last, with the bytes it came from.</summary>
     private (Slice Slice, IrType? Type)? _lastType;
     /// <summary>Where the next value_info record most likely points: the result after the last one matched.</summary>
@@ -427,9 +434,7 @@ public sealed partial class OnnxImporter
                 default: r.Skip(); break;
             }
         }
-        Span<char> chars = stackalloc char[256];
         var utf8 = Bytes(name);
-        var text = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
         // Exporters write value_info in node order: try the result after the previous match before the name table.
         Value? v = null;
         var cursor = _infoNode;
@@ -438,13 +443,18 @@ public sealed partial class OnnxImporter
             cursor = cursor.Next;
             _infoResult = 0;
         }
-        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Length && text.SequenceEqual(cursor.OutputList[_infoResult].Name))
+        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Length && cursor.OutputList[_infoResult].NameText.Equals(utf8))
             v = cursor.OutputList[_infoResult];
-        v ??= g.FindLocal(text);
+        if (v is null)
+        {
+            Span<char> chars = stackalloc char[256];
+            var text = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
+            v = g.FindLocal(text);
+        }
         if (v is null || v.Kind != ValueKind.NodeResult) return;
         _infoNode = v.Producer;
         _infoResult = v.ResultIndex + 1;
-        v.Type = ImportType(type, new What("value_info", v.Name), null);
+        v.Type = ImportType(type, new What("value_info", v), null);
         if (doc is not null) v.DocString = doc;
     }
 
@@ -481,7 +491,8 @@ public sealed partial class OnnxImporter
         for (int i = 0; i < protos.Length; i++)
         {
             var r = Reader(protos[i]);
-            string op = "", domain = "", name = "", overload = "";
+            string op = "", domain = "", overload = "";
+            Slice name = default;
             string? doc = null;
             List<KeyValuePair<string, string>>? metadata = null;
             List<Slice>? moreOutputs = null;
@@ -497,7 +508,7 @@ public sealed partial class OnnxImporter
                         else (moreOutputs ??= []).Add(o);
                         results++;
                         break;
-                    case NodeProto.NameFieldNumber: name = r.ReadString(); break;
+                    case NodeProto.NameFieldNumber: name = r.ReadSlice(); break;
                     case NodeProto.OpTypeFieldNumber: op = Intern(r.ReadBytes()); break;
                     case NodeProto.DocStringFieldNumber: doc = r.ReadString(); break;
                     case NodeProto.DomainFieldNumber: domain = Intern(r.ReadBytes()); break;
@@ -507,14 +518,14 @@ public sealed partial class OnnxImporter
                 }
             }
             var node = g.AddNodeWithSlots(op, domain, operands, results);
-            node.Name = name;
+            if (name.Length > 0) node.SetName(NameAt(name));
             node.DocString = doc;
             node.Overload = overload;
             node.Mark = i + 1;
             if (metadata is not null) node.Metadata.AddRange(metadata);
             for (int k = 0; k < results; k++)
             {
-                var o = Utf8.GetString(Bytes(k < outputs.Length ? outputs[k] : moreOutputs![k - outputs.Length]));
+                var o = NameAt(k < outputs.Length ? outputs[k] : moreOutputs![k - outputs.Length]);
                 try
                 {
                     g.DefineResult(node, k, o, null);
@@ -545,25 +556,35 @@ public sealed partial class OnnxImporter
                             operand++;
                             break;
                         }
-                        var name = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
-                        var v = Recent(nodes, i, name) ?? Resolve(g, name) ?? throw Fail(
+                        var v = Recent(nodes, i, utf8);
+                        if (v is null)
+                        {
+                            var name = utf8.Length <= chars.Length && Utf8.TryGetChars(utf8, chars, out int n) ? chars[..n] : Utf8.GetString(utf8).AsSpan();
+                            v = Resolve(g, name) ?? throw Fail(
                             g.Parent is null ? $"input '{name}' is not defined by any node, graph input or initializer"
                                              : $"input '{name}' is not defined in the subgraph or any enclosing graph",
                             Describe(node, scope));
+                        }
                         if (v.Producer is { } p && p.Owner == g && p.Mark > i) ordered = false;
                         g.SetOperand(node, operand++, v);
                         break;
                     case NodeProto.AttributeFieldNumber:
+                        // Collected above the enclosing nodes' entries (a subgraph's nodes use the same stack).
+                        _attrStack.Add(ImportAttribute(r.ReadSlice(), g, node, scope));
                         attributes++;
-                        node.SetAttribute(ImportAttribute(r.ReadSlice(), g, node, scope));
                         break;
                     default:
                         r.Skip();
                         break;
                 }
             }
-            if (node.Attributes.Count != attributes)
-                throw Fail("an attribute name appears twice", Describe(node, scope));
+            if (attributes > 0)
+            {
+                int first = _attrStack.Count - attributes;
+                bool distinct = node.SetNewAttributes(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_attrStack)[first..]);
+                _attrStack.RemoveRange(first, attributes);
+                if (!distinct) throw Fail("an attribute name appears twice", Describe(node, scope));
+            }
             // Subgraphs' captures are dependencies too: the full check decides.
             if (node.HasSubgraphs) ordered = false;
         }
@@ -580,15 +601,24 @@ public sealed partial class OnnxImporter
 
     /// <summary>A result of one of the two nodes listed before node <paramref name="i"/> named <paramref name="name"/>:
     /// most operands come from there, and comparing names is cheaper than a table lookup.</summary>
-    private static Value? Recent(Node[] nodes, int i, ReadOnlySpan<char> name)
+    private static Value? Recent(Node[] nodes, int i, ReadOnlySpan<byte> name)
     {
         for (int j = i - 1; j >= 0 && j >= i - 2; j--)
         {
             var results = nodes[j].OutputList;
             for (int k = 0; k < results.Length; k++)
-                if (name.SequenceEqual(results[k].Name)) return results[k];
+                if (results[k].NameText.Equals(name)) return results[k];
         }
         return null;
+    }
+
+    /// <summary>A name read from the model: kept as UTF-8 bytes (decoded only if someone asks for the string), or
+    /// decoded now when the bytes are not valid UTF-8 (decoding replaces the invalid sequences).</summary>
+    private LazyName NameAt(Slice s)
+    {
+        if (s.Length == 0) return new LazyName("");
+        var utf8 = Bytes(s);
+        return LazyName.IsValidUtf8(utf8) ? _names.Add(utf8) : new LazyName(Utf8.GetString(utf8));
     }
 
     private static string Describe(Node n, string? scope)

@@ -29,6 +29,17 @@ public static class OnnxWireWriter
         image.WriteTo(stream);
     }
 
+    /// <summary>
+    /// Writes the serialized model, every constant embedded, into <paramref name="output"/> and returns its length.
+    /// The model's exact size is known before writing, so a reused writer (an <see cref="ArrayBufferWriter{T}"/>
+    /// after <c>ResetWrittenCount</c>) receives it in place with no allocation once its buffer is large enough.
+    /// </summary>
+    public static int WriteTo(Model model, IBufferWriter<byte> output)
+    {
+        using var image = Prepare(model, null);
+        return image.WriteTo(output);
+    }
+
     /// <summary>Sizes the model (placing constants externally as <paramref name="external"/> decides); write it with the result.</summary>
     internal static OnnxWireImage Prepare(Model model, ExternalPlacement? external)
     {
@@ -64,6 +75,8 @@ internal sealed class OnnxWireImage : IDisposable
     private readonly Dictionary<Value, long>? _offsets;
     private readonly string? _location;
     private readonly ExtraModelFields? _extra;
+    /// <summary>Encoded types, created with the first one written.</summary>
+    private TypeEncodings? _types;
     private readonly byte[][] _training = [];
     private readonly byte[]? _bytes;
     private bool _written;
@@ -126,6 +139,38 @@ internal sealed class OnnxWireImage : IDisposable
         }
     }
 
+    public int WriteTo(IBufferWriter<byte> output)
+    {
+        CheckLength();
+        int length = (int)Length;
+        if (_bytes is not null)
+        {
+            output.Write(_bytes);
+            return length;
+        }
+        var memory = output.GetMemory(Math.Max(length, 1));
+        if (MemoryMarshal.TryGetArray<byte>(memory, out var segment) && segment.Offset == 0)
+        {
+            // The writer's own array: the writing pass fills it directly.
+            Write(segment.Array!, null);
+        }
+        else
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+            try
+            {
+                Write(buffer, null);
+                buffer.AsSpan(0, length).CopyTo(memory.Span);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        output.Advance(length);
+        return length;
+    }
+
     public byte[] ToArray()
     {
         if (_bytes is not null) return _bytes;
@@ -135,7 +180,11 @@ internal sealed class OnnxWireImage : IDisposable
         return bytes;
     }
 
-    public void Dispose() => _e?.Dispose();
+    public void Dispose()
+    {
+        _e?.Dispose();
+        _types?.Dispose();
+    }
 
     private void CheckLength()
     {
@@ -234,7 +283,7 @@ internal sealed class OnnxWireImage : IDisposable
             bool filling = false;
             foreach (var r in Items(n.Outputs))
             {
-                if (r.Type is null || r.Name.Length == 0 || (outputSet?.Contains(r) ?? outputs.Contains(r))) continue;
+                if (r.Type is null || !r.HasName || (outputSet?.Contains(r) ?? outputs.Contains(r))) continue;
                 if (!filling) e.BeginSection();
                 filling = true;
                 ValueInfo(GraphProto.ValueInfoFieldNumber, r);
@@ -277,8 +326,8 @@ internal sealed class OnnxWireImage : IDisposable
         var e = _e!;
         e.BeginMessage(field);
         e.String(FunctionProto.NameFieldNumber, f.Name);
-        foreach (var v in Items(f.Body.Inputs)) e.String(FunctionProto.InputFieldNumber, v.Name);
-        foreach (var v in Items(f.Body.Outputs)) e.String(FunctionProto.OutputFieldNumber, v.Name);
+        foreach (var v in Items(f.Body.Inputs)) e.Name(FunctionProto.InputFieldNumber, v.NameText);
+        foreach (var v in Items(f.Body.Outputs)) e.Name(FunctionProto.OutputFieldNumber, v.NameText);
         foreach (var a in f.AttributeNames) e.String(FunctionProto.AttributeFieldNumber, a);
         for (var n = f.Body.FirstNode; n is not null; n = n.Next) Node(FunctionProto.NodeFieldNumber, n);
         if (f.DocString is not null) e.String(FunctionProto.DocStringFieldNumber, f.DocString);
@@ -287,7 +336,7 @@ internal sealed class OnnxWireImage : IDisposable
         foreach (var a in f.AttributeDefaults) Attribute(FunctionProto.AttributeProtoFieldNumber, a);
         for (var n = f.Body.FirstNode; n is not null; n = n.Next)
             foreach (var r in Items(n.Outputs))
-                if (r.Type is not null && r.Name.Length > 0) ValueInfo(FunctionProto.ValueInfoFieldNumber, r);
+                if (r.Type is not null && r.HasName) ValueInfo(FunctionProto.ValueInfoFieldNumber, r);
         if (f.Overload.Length > 0) e.String(FunctionProto.OverloadFieldNumber, f.Overload);
         Entries(FunctionProto.MetadataPropsFieldNumber, f.Metadata);
         e.EndMessage();
@@ -297,9 +346,13 @@ internal sealed class OnnxWireImage : IDisposable
     {
         var e = _e!;
         e.BeginMessage(field);
-        foreach (var v in Operands(n.Inputs)) e.String(NodeProto.InputFieldNumber, v?.Name ?? "");
-        foreach (var v in Items(n.Outputs)) e.String(NodeProto.OutputFieldNumber, v.Name);
-        if (n.Name.Length > 0) e.String(NodeProto.NameFieldNumber, n.Name);
+        foreach (var v in Operands(n.Inputs))
+        {
+            if (v is null) e.String(NodeProto.InputFieldNumber, "");
+            else e.Name(NodeProto.InputFieldNumber, v.NameText);
+        }
+        foreach (var v in Items(n.Outputs)) e.Name(NodeProto.OutputFieldNumber, v.NameText);
+        if (!n.NameText.IsEmpty) e.Name(NodeProto.NameFieldNumber, n.NameText);
         e.String(NodeProto.OpTypeFieldNumber, n.OpType);
         foreach (var a in Items(n.Attributes)) Attribute(NodeProto.AttributeFieldNumber, a);
         if (n.DocString is not null) e.String(NodeProto.DocStringFieldNumber, n.DocString);
@@ -414,72 +467,21 @@ internal sealed class OnnxWireImage : IDisposable
     {
         var e = _e!;
         e.BeginMessage(field);
-        e.String(ValueInfoProto.NameFieldNumber, v.Name);
+        e.Name(ValueInfoProto.NameFieldNumber, v.NameText);
         if (v.Type is not null) Type(ValueInfoProto.TypeFieldNumber, v.Type);
         if (v.DocString is not null) e.String(ValueInfoProto.DocStringFieldNumber, v.DocString);
         e.EndMessage();
     }
 
-    /// <summary>A <c>TypeProto</c>; null writes an empty one.</summary>
+    /// <summary>A <c>TypeProto</c>; null writes an empty one. Types are written from their memoized encoding.</summary>
     private void Type(int field, IrType? type)
     {
-        var e = _e!;
-        e.BeginMessage(field);
-        switch (type)
+        if (type is null)
         {
-            case null: break;
-            case TensorType t:
-                e.BeginMessage(TypeProto.TensorTypeFieldNumber);
-                e.Int32(TypeProto.Types.Tensor.ElemTypeFieldNumber, (int)t.ElementType);
-                if (t.Shape is not null) Shape(TypeProto.Types.Tensor.ShapeFieldNumber, t.Shape);
-                e.EndMessage();
-                break;
-            case SparseTensorType s:
-                e.BeginMessage(TypeProto.SparseTensorTypeFieldNumber);
-                e.Int32(TypeProto.Types.SparseTensor.ElemTypeFieldNumber, (int)s.ElementType);
-                if (s.Shape is not null) Shape(TypeProto.Types.SparseTensor.ShapeFieldNumber, s.Shape);
-                e.EndMessage();
-                break;
-            case SequenceType q:
-                e.BeginMessage(TypeProto.SequenceTypeFieldNumber);
-                if (q.ElementType is not null) Type(TypeProto.Types.Sequence.ElemTypeFieldNumber, q.ElementType);
-                e.EndMessage();
-                break;
-            case OptionalType o:
-                e.BeginMessage(TypeProto.OptionalTypeFieldNumber);
-                if (o.ElementType is not null) Type(TypeProto.Types.Optional.ElemTypeFieldNumber, o.ElementType);
-                e.EndMessage();
-                break;
-            case MapType m:
-                e.BeginMessage(TypeProto.MapTypeFieldNumber);
-                e.Int32(TypeProto.Types.Map.KeyTypeFieldNumber, (int)m.KeyType);
-                if (m.ValueType is not null) Type(TypeProto.Types.Map.ValueTypeFieldNumber, m.ValueType);
-                e.EndMessage();
-                break;
-            case OpaqueType o:
-                e.BeginMessage(TypeProto.OpaqueTypeFieldNumber);
-                e.String(TypeProto.Types.Opaque.DomainFieldNumber, o.Domain);
-                e.String(TypeProto.Types.Opaque.NameFieldNumber, o.Name);
-                e.EndMessage();
-                break;
-            default:
-                throw new InvalidOperationException($"unknown IR type {type}");
+            _e!.Bytes(field, []);
+            return;
         }
-        e.EndMessage();
-    }
-
-    private void Shape(int field, Shape s)
-    {
-        var e = _e!;
-        e.BeginMessage(field);
-        foreach (var d in s.Dims)
-        {
-            e.BeginMessage(TensorShapeProto.DimFieldNumber);
-            if (d.Size is { } size) e.Int64(TensorShapeProto.Types.Dimension.DimValueFieldNumber, size);
-            else if (d.Symbol is { } symbol) e.String(TensorShapeProto.Types.Dimension.DimParamFieldNumber, symbol);
-            e.EndMessage();
-        }
-        e.EndMessage();
+        _e!.Bytes(field, (_types ??= new TypeEncodings()).Encode(type));
     }
 
     private void Opset(int field, OpsetImport o)

@@ -96,6 +96,22 @@ internal sealed class ProtoEmitter : IDisposable
         _buf = [];
     }
 
+    /// <summary>Forgets everything and starts a new sizing pass (for a scratch emitter used many times).</summary>
+    public void Reset()
+    {
+        if (_inSection || _sections != 0) throw new InvalidOperationException("a deferred section is open");
+        if (_lengths.Length == 0) _lengths = ArrayPool<int>.Shared.Rent(1024);
+        _sizing = true;
+        _size = 0;
+        _count = 0;
+        _depth = 0;
+        _buf = [];
+        _pos = 0;
+        _sink = null;
+        _flushed = 0;
+        _cursor = 0;
+    }
+
     public void Dispose()
     {
         if (_lengths.Length > 0) ArrayPool<int>.Shared.Return(_lengths);
@@ -307,6 +323,13 @@ internal sealed class ProtoEmitter : IDisposable
         {
             ArrayPool<byte>.Shared.Return(temp);
         }
+    }
+
+    /// <summary>A string field holding an IR name: its original UTF-8 bytes when it still has them (no encoding).</summary>
+    public void Name(int field, in LazyName name)
+    {
+        if (name.TryGetUtf8(out var utf8)) Bytes(field, utf8);
+        else String(field, name.Text);
     }
 
     /// <summary>A string field holding the decimal digits of a non-negative number (no string is allocated).</summary>
