@@ -105,7 +105,7 @@ public sealed class Value
     internal ref readonly LazyName NameText => ref _name;
 
     /// <summary>True when the name is not empty (without decoding it).</summary>
-    internal bool HasName => !_name.IsEmpty;
+    public bool HasName => !_name.IsEmpty;
     public ValueKind Kind { get; internal set; }
     public IrType? Type { get; set; }
     public string? DocString { get; set; }

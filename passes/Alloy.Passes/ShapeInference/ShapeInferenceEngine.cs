@@ -214,7 +214,7 @@ internal sealed class ShapeInferenceEngine
         for (int i = 0; i < n.Outputs.Count; i++)
         {
             var r = n.Outputs[i];
-            if (r.Name.Length == 0) continue;
+            if (!r.HasName) continue;
             if (_known.Count > 0) _known.Remove(r);
             var old = r.Type;
             bool consistent = Assign(r, ctx.Out[i], n, "result");
