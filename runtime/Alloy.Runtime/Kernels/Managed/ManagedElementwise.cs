@@ -9,7 +9,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// Relu and Clip select values), so they are bit-exact with the reference kernels. Anything else — other types,
 /// broadcasts other than "same shape", "one operand is a scalar", "the smaller operand matches the trailing dims"
 /// or "the smaller operand matches the leading dims, 1 after them", legacy (opset &lt; 7) broadcasting — runs the
-/// reference kernel.
+/// reference kernel. Tensors of at least 2 × <see cref="ParallelRanges.MinElements"/> elements are split into ranges
+/// (whole broadcast blocks) over the kernel's threads; every element is computed the same way on any thread count.
 /// </summary>
 internal static class ManagedElementwise
 {
@@ -57,33 +58,44 @@ internal static class ManagedElementwise
                 return;
             }
             var y = Tensor.CreateUninitialized(ElementType.Float, shape);
-            float* pa = (float*)a.Pointer, pb = (float*)b.Pointer, py = (float*)y.Pointer;
+            nint pa = (nint)a.Pointer, pb = (nint)b.Pointer, py = (nint)y.Pointer;
             long n = y.Length;
+            bool flat = pattern is Pattern.Same or Pattern.ScalarA or Pattern.ScalarB;
+            // Flat patterns split the elements; the broadcast ones split whole blocks of `inner` elements.
+            long items = flat ? n : n / inner, minItems = flat ? ParallelRanges.MinElements : Math.Max(1, ParallelRanges.MinElements / inner);
+            var (kernelIsa, kernelOp) = (isa, op);
+            ParallelRanges.For(context.Threads, items, minItems, flat ? 16 : 1,
+                (start, end) => Compute(kernelIsa, kernelOp, pattern, (float*)pa, (float*)pb, (float*)py, inner, start, end));
+            outputs[0] = y;
+        }
+
+        /// <summary>Elements [start, end) of a flat pattern, or blocks [start, end) of a broadcast one.</summary>
+        private static void Compute(ManagedIsa isa, BinaryOp op, Pattern pattern, float* pa, float* pb, float* py, long inner, long start, long end)
+        {
             switch (pattern)
             {
                 case Pattern.Same:
-                    Apply(isa, op, pa, pb, py, n, 1, 1);
+                    Apply(isa, op, pa + start, pb + start, py + start, end - start, 1, 1);
                     break;
                 case Pattern.ScalarB:
-                    ApplyScalar(isa, op, pa, pb[0], py, n, scalarFirst: false);
+                    ApplyScalar(isa, op, pa + start, pb[0], py + start, end - start, scalarFirst: false);
                     break;
                 case Pattern.ScalarA:
-                    ApplyScalar(isa, op, pb, pa[0], py, n, scalarFirst: true);
+                    ApplyScalar(isa, op, pb + start, pa[0], py + start, end - start, scalarFirst: true);
                     break;
                 case Pattern.SuffixB:
-                    for (long o = 0; o < n; o += inner) Apply(isa, op, pa + o, pb, py + o, inner, 1, 1);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) Apply(isa, op, pa + o, pb, py + o, inner, 1, 1);
                     break;
                 case Pattern.SuffixA:
-                    for (long o = 0; o < n; o += inner) Apply(isa, op, pa, pb + o, py + o, inner, 1, 1);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) Apply(isa, op, pa, pb + o, py + o, inner, 1, 1);
                     break;
                 case Pattern.PrefixB:
-                    for (long o = 0, i = 0; o < n; o += inner, i++) ApplyScalar(isa, op, pa + o, pb[i], py + o, inner, scalarFirst: false);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) ApplyScalar(isa, op, pa + o, pb[i], py + o, inner, scalarFirst: false);
                     break;
                 case Pattern.PrefixA:
-                    for (long o = 0, i = 0; o < n; o += inner, i++) ApplyScalar(isa, op, pb + o, pa[i], py + o, inner, scalarFirst: true);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) ApplyScalar(isa, op, pb + o, pa[i], py + o, inner, scalarFirst: true);
                     break;
             }
-            outputs[0] = y;
         }
 
         private enum Pattern { Same, ScalarA, ScalarB, SuffixA, SuffixB, PrefixA, PrefixB }
@@ -237,7 +249,10 @@ internal static class ManagedElementwise
                 hi = max is null ? float.PositiveInfinity : ((float*)max.Pointer)[0];
             }
             var y = Tensor.CreateUninitialized(ElementType.Float, x.Shape);
-            Clip(isa, (float*)x.Pointer, (float*)y.Pointer, x.Length, lo, hi);
+            nint px = (nint)x.Pointer, py = (nint)y.Pointer;
+            var kernelIsa = isa;
+            ParallelRanges.For(context.Threads, x.Length, ParallelRanges.MinElements, 16,
+                (start, end) => Clip(kernelIsa, (float*)px + start, (float*)py + start, end - start, lo, hi));
             outputs[0] = y;
         }
 
