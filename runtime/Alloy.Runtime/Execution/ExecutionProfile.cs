@@ -84,11 +84,11 @@ public sealed class ExecutionProfile
             double ms = g.Sum(s => s.TotalMs), cpu = g.Sum(s => s.CpuMs);
             sb.AppendLine(string.Create(inv, $"{Clip(g.Key, 24),-24} {g.Count(),5} {ms / planRuns,8:F3} {100 * ms / total,6:F1}% {(ms > 0 ? cpu / ms : 0),8:F2}"));
         }
-        sb.AppendLine(string.Create(inv, $"top {Math.Min(top, steps.Count)} steps               step  mean ms   min ms  cpu/wall"));
+        sb.AppendLine(string.Create(inv, $"{$"top {Math.Min(top, steps.Count)} steps",-50} step  mean ms   min ms  cpu/wall"));
         foreach (var s in steps.OrderByDescending(s => s.TotalMs).Take(top))
         {
             double mean = s.TotalMs / s.Runs;
-            sb.AppendLine(string.Create(inv, $"{Clip($"{s.Op} {s.Node}", 30),-30} {s.Step,5} {mean,8:F3} {s.MinMs,8:F3} {(s.TotalMs > 0 ? s.CpuMs / s.TotalMs : 0),8:F2}"));
+            sb.AppendLine(string.Create(inv, $"{Clip($"{s.Op} {s.Node}", 50),-50} {s.Step,5} {mean,8:F3} {s.MinMs,8:F3} {(s.TotalMs > 0 ? s.CpuMs / s.TotalMs : 0),8:F2}"));
         }
         return sb.ToString();
     }

@@ -205,6 +205,11 @@ public sealed class ManagedKernelTests
         new ConvCase("direct batch 2, partial column tile, no bias", [2, 5, 20, 40], [17, 5, 3, 3], false, Pads: [1, 1, 1, 1]),
         new ConvCase("direct grouped, dilated, asymmetric pads", [1, 8, 30, 50], [12, 4, 3, 3], true, Pads: [1, 2, 0, 1], Dilations: [2, 1], Group: 2),
         new ConvCase("direct 3 rows of 130, column stride 3", [1, 4, 9, 390], [9, 4, 3, 2], true, Pads: [0, 1, 0, 1], Strides: [3, 3]),
+        // Planes of 12 to 16 outputs square: one 16-column tile per row, rows split over the threads.
+        new ConvCase("direct 14x14 plane", [1, 24, 14, 14], [40, 24, 3, 3], true, Pads: [1, 1, 1, 1]),
+        new ConvCase("direct 14x14 plane from stride 2, partial channel panel", [1, 9, 28, 27], [75, 9, 3, 3], false, Pads: [1, 1, 1, 1], Strides: [2, 2]),
+        new ConvCase("direct 12x12 plane, no padding", [1, 5, 14, 14], [16, 5, 3, 3], true),
+        new ConvCase("direct 16x13 plane, 5x5", [1, 3, 16, 13], [8, 3, 5, 5], true, Pads: [2, 2, 2, 2]),
     ];
 
     public static TheoryData<string> ConvCases() => new(ConvCaseTable.Select(c => c.Name));

@@ -153,7 +153,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
                 long xOffset = (img * c + grp * cg) * inSize;
                 float* ct = y + (img * m + grp * mg) * outSize;
                 var e = (bias == null ? Epilogue.None : Epilogue.RowBias(bias + grp * mg)).With(_clamp);
-                if (!direct && DirectConvolution.Applies(_isa, mg, g))
+                if (!direct && (DirectConvolution.Applies(_isa, mg, g)))
                 {
                     var own = pa is null ? ScratchPool.Rent(new PanelView(null, kSize, mg, Sgemm.Registers(_isa).MR).Floats * sizeof(float)) : default;
                     try
