@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Alloy.Runtime.Numerics;
 
 namespace Alloy.Runtime.Kernels.Managed;
 
@@ -23,7 +24,7 @@ internal static class ManagedElementwise
             {
                 var fallback = ManagedKernels.CreateReference(n, out reason);
                 if (fallback is null || !AllFloat32OrUnknown(n) || (n.Opset is > 0 and < 7 && n.Attributes.GetInt("broadcast", 0) != 0)) return fallback;
-                return new BinaryKernel(isa, op, fallback);
+                return new BinaryKernel(isa, op, fallback, default);
             });
         r.Register("Relu", (KernelNode n, out string? reason) =>
         {
@@ -46,15 +47,25 @@ internal static class ManagedElementwise
         return true;
     }
 
-    /// <summary>Add / Sub / Mul / Div on float32 with the simple broadcasts.</summary>
-    private sealed unsafe class BinaryKernel(ManagedIsa isa, BinaryOp op, IKernel fallback) : IKernel
+    /// <summary>
+    /// Add / Sub / Mul / Div on float32 with the simple broadcasts, optionally followed by a fused Relu / Clip (the
+    /// plan compiler merges a Relu or Clip that alone consumes the result, e.g. a residual block's Add + Relu): each
+    /// range is clamped right after it is computed, with the Relu / Clip kernel's own operations, so the bits are
+    /// those of running the two kernels. A result of the reference kernel (other types or broadcasts) gets the
+    /// activation afterwards.
+    /// </summary>
+    private sealed unsafe class BinaryKernel(ManagedIsa isa, BinaryOp op, IKernel fallback, ActivationClamp clamp) : IKernel, IActivationFusion
     {
+        public IKernel? WithActivation(ActivationClamp activation) =>
+            clamp.Enabled ? null : new BinaryKernel(isa, op, fallback, activation);
+
         public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
         {
             if (inputs.Length != 2 || inputs[0] is not { Type: ElementType.Float } a || inputs[1] is not { Type: ElementType.Float } b
                 || !Plan(a.Shape, b.Shape, out var shape, out var pattern, out long inner))
             {
                 fallback.Run(context, inputs, outputs);
+                if (clamp.Enabled && outputs[0] is { } r) outputs[0] = Activate(context, r);
                 return;
             }
             var y = Tensor.CreateUninitialized(ElementType.Float, shape);
@@ -63,10 +74,49 @@ internal static class ManagedElementwise
             bool flat = pattern is Pattern.Same or Pattern.ScalarA or Pattern.ScalarB;
             // Flat patterns split the elements; the broadcast ones split whole blocks of `inner` elements.
             long items = flat ? n : n / inner, minItems = flat ? ParallelRanges.MinElements : Math.Max(1, ParallelRanges.MinElements / inner);
-            var (kernelIsa, kernelOp) = (isa, op);
-            ParallelRanges.For(context.Threads, items, minItems, flat ? 16 : 1,
-                (start, end) => Compute(kernelIsa, kernelOp, pattern, (float*)pa, (float*)pb, (float*)py, inner, start, end));
+            var (kernelIsa, kernelOp, activation) = (isa, op, clamp);
+            ParallelRanges.For(context.Threads, items, minItems, flat ? 16 : 1, (start, end) =>
+            {
+                Compute(kernelIsa, kernelOp, pattern, (float*)pa, (float*)pb, (float*)py, inner, start, end);
+                if (!activation.Enabled) return;
+                long first = flat ? start : start * inner, last = flat ? end : end * inner;
+                Clip(kernelIsa, (float*)py + first, (float*)py + first, last - first, activation.Lo, activation.Hi);
+            });
             outputs[0] = y;
+        }
+
+        /// <summary>
+        /// The fused activation on a result of the reference kernel: float32 in place, any other type (operand types
+        /// unknown when the plan was compiled) through the reference Relu / Clip, as the activation's own step would.
+        /// </summary>
+        private Tensor Activate(KernelContext context, Tensor r)
+        {
+            if (r.Type == ElementType.Float)
+            {
+                Clip(isa, (float*)r.Pointer, (float*)r.Pointer, r.Length, clamp.Lo, clamp.Hi);
+                return r;
+            }
+            bool relu = clamp.Lo == 0 && float.IsPositiveInfinity(clamp.Hi);
+            var bounds = relu ? [] : new[]
+            {
+                float.IsNegativeInfinity(clamp.Lo) ? null : ElementConvert.FromDoubles(r.Type, [], [clamp.Lo]),
+                float.IsPositiveInfinity(clamp.Hi) ? null : ElementConvert.FromDoubles(r.Type, [], [clamp.Hi]),
+            };
+            try
+            {
+                var node = new KernelNode(relu ? "Relu" : "Clip", "", 14, new AttributeMap(new Dictionary<string, object>()),
+                    [r.Type, .. bounds.Select(b => b?.Type)], 1, $"{op} + fused activation");
+                var kernel = ManagedKernels.CreateReference(node, out var reason)
+                    ?? throw new KernelException($"{op} with a fused activation: {r.Type.Name()} result: {reason}");
+                var result = new Tensor?[1];
+                kernel.Run(context, [r, .. bounds], result);
+                r.Dispose();
+                return result[0]!;
+            }
+            finally
+            {
+                foreach (var b in bounds) b?.Dispose();
+            }
         }
 
         /// <summary>Elements [start, end) of a flat pattern, or blocks [start, end) of a broadcast one.</summary>
@@ -218,6 +268,26 @@ internal static class ManagedElementwise
         _ => a / b,
     };
 
+    /// <summary>y = min(max(x, lo), hi) over n floats (x and y may be the same): the Relu / Clip kernel's operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Clip(ManagedIsa isa, float* x, float* y, long n, float lo, float hi)
+    {
+        long i = 0;
+        if (isa == ManagedIsa.Vector512)
+        {
+            var l = Vector512.Create(lo);
+            var h = Vector512.Create(hi);
+            for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.Load(x + i), l), h).Store(y + i);
+        }
+        else if (isa == ManagedIsa.Vector256)
+        {
+            var l = Vector256.Create(lo);
+            var h = Vector256.Create(hi);
+            for (; i + 8 <= n; i += 8) Vector256.Min(Vector256.Max(Vector256.Load(x + i), l), h).Store(y + i);
+        }
+        for (; i < n; i++) y[i] = MathF.Min(MathF.Max(x[i], lo), hi);
+    }
+
     /// <summary>
     /// Relu (max(x, 0)) and Clip (min(max(x, lo), hi)) on float32, with the reference's IEEE maximum / minimum: NaN
     /// stays NaN, +0 is above −0.
@@ -254,25 +324,6 @@ internal static class ManagedElementwise
             ParallelRanges.For(context.Threads, x.Length, ParallelRanges.MinElements, 16,
                 (start, end) => Clip(kernelIsa, (float*)px + start, (float*)py + start, end - start, lo, hi));
             outputs[0] = y;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Clip(ManagedIsa isa, float* x, float* y, long n, float lo, float hi)
-        {
-            long i = 0;
-            if (isa == ManagedIsa.Vector512)
-            {
-                var l = Vector512.Create(lo);
-                var h = Vector512.Create(hi);
-                for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.Load(x + i), l), h).Store(y + i);
-            }
-            else if (isa == ManagedIsa.Vector256)
-            {
-                var l = Vector256.Create(lo);
-                var h = Vector256.Create(hi);
-                for (; i + 8 <= n; i += 8) Vector256.Min(Vector256.Max(Vector256.Load(x + i), l), h).Store(y + i);
-            }
-            for (; i < n; i++) y[i] = MathF.Min(MathF.Max(x[i], lo), hi);
         }
     }
 }
