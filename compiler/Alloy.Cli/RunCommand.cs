@@ -24,7 +24,9 @@ public static class RunCommand
         var kernels = new Option<string>("--kernels") { Description = "auto (oneDNN when libdnnl.so.2 loads, else managed), onednn (oneDNN convolutions over the managed kernels), managed (fast AVX-512 kernels for the hot ops, reference kernels for the rest), or reference", DefaultValueFactory = _ => "auto" };
         var random = new Option<bool>("--random-inputs") { Description = "Fill inputs that were not given with seeded random values (symbolic dims = 1)" };
         var inputTypes = ModelLoader.InputTypesOption();
+        var profile = new Option<bool>("--profile") { Description = "Time every kernel step (first run excluded when repeating) and print the time per op and the slowest steps to stderr" };
         var cmd = new Command("run", "Run a model on Alloy's runtime") { model, inputs, outputDir, format, repeat, threads, kernels, random, inputTypes };
+        cmd.Options.Add(profile);
         cmd.SetAction(r => CliRunner.Run(stderr, () =>
         {
             var path = r.GetValue(model)!;
@@ -52,11 +54,13 @@ public static class RunCommand
                     given[p.Name] = RandomInput(p);
                 }
                 var executor = new PlanExecutor(r.GetValue(threads));
+                if (r.GetValue(profile)) executor.Profile = new ExecutionProfile();
                 var times = new List<double>();
                 Tensor?[] outputs = [];
                 for (int i = 0; i < r.GetValue(repeat); i++)
                 {
                     foreach (var o in outputs) o?.Dispose();
+                    if (i == 1) executor.Profile?.Clear(); // the first run packs weights and plans memory
                     var sw = Stopwatch.StartNew();
                     outputs = Execute(executor, plan, given, path);
                     times.Add(sw.Elapsed.TotalMilliseconds);
@@ -80,6 +84,7 @@ public static class RunCommand
                         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"latency over {times.Count} runs: min {times[0]:F3} ms, median {times[times.Count / 2]:F3} ms, max {times[^1]:F3} ms"));
                     }
+                    if (executor.Profile is { } p) stderr.Write(p.Format());
                 }
                 finally
                 {

@@ -69,6 +69,18 @@ public sealed class RunTests
     }
 
     [Fact]
+    public void ProfileReportsEveryOpTypeOfTheRepeatedRuns()
+    {
+        var result = CliHarness.Run("run", Trained("digits_cnn", "digits_cnn.opset17.onnx"), "--random-inputs", "--repeat", "3", "--threads", "2", "--profile");
+        Assert.Equal(0, result.ExitCode);
+        // The first of the three runs is left out; every step ran in the other two.
+        Assert.Contains("profile over 2 runs", result.Stderr);
+        Assert.Contains("fastest step times added up", result.Stderr);
+        Assert.Matches(@"(?m)^Conv\s+\d+\s+\d+\.\d{3}", result.Stderr);
+        Assert.Contains("latency over 3 runs", result.Stdout);
+    }
+
+    [Fact]
     public void MissingInputIsAUserErrorNamingIt()
     {
         var result = CliHarness.Run("run", Trained("digits_mlp", "digits_mlp.opset13.onnx"));

@@ -11,6 +11,9 @@ public sealed class PlanExecutor(int threads = 0)
 {
     public int Threads { get; } = threads > 0 ? threads : Environment.ProcessorCount;
 
+    /// <summary>When set, every step of every run (subgraphs included) is timed into this profile.</summary>
+    public ExecutionProfile? Profile { get; set; }
+
     /// <summary>Runs a top-level plan. Inputs stay the caller's; the returned outputs are new tensors the caller owns.</summary>
     public Tensor?[] Run(ExecutionPlan plan, IReadOnlyDictionary<string, Tensor> inputs)
     {
@@ -79,7 +82,16 @@ public sealed class PlanExecutor(int threads = 0)
                         arena!.Expect(blocks);
                         Tensor.CurrentMemory = arena;
                     }
-                    step.Kernel.Run(context, args, results);
+                    if (Profile is { } profile)
+                    {
+                        double cpu = ProcessCpuClock.Milliseconds();
+                        long start = ExecutionProfile.Timestamp();
+                        step.Kernel.Run(context, args, results);
+                        long end = ExecutionProfile.Timestamp();
+                        profile.Record(plan, stepIndex, start, end, ProcessCpuClock.Milliseconds() - cpu);
+                    }
+                    else
+                        step.Kernel.Run(context, args, results);
                 }
                 catch (Exception e) when (e is KernelException or KernelTypeException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
                 {

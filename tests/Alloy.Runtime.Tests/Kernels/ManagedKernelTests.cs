@@ -199,11 +199,19 @@ public sealed class ManagedKernelTests
         new ConvCase("many channels", [1, 64, 14, 14], [96, 64, 3, 3], true, Pads: [1, 1, 1, 1]),
         new ConvCase("large plane", [1, 3, 70, 70], [5, 3, 3, 3], true, Pads: [1, 1, 1, 1]),
         new ConvCase("7x7 plane, two column panels", [1, 40, 7, 7], [136, 40, 3, 3], true, Pads: [1, 1, 1, 1]),
+        // Seven column panels for two threads: the rows are split and the im2col matrix is packed once, by both threads.
+        new ConvCase("14x14 plane, rows split, im2col packed once", [1, 32, 14, 14], [128, 32, 3, 3], true, Pads: [1, 1, 1, 1]),
+        new ConvCase("14x14 plane, rows split, odd channels, no bias", [1, 29, 14, 14], [120, 29, 3, 3], false, Pads: [1, 1, 1, 1]),
         // Wide output rows and few channels: the direct path at Vector512.
         new ConvCase("direct 7x7 stride 2, partial channel panel", [1, 3, 61, 67], [10, 3, 7, 7], true, Pads: [3, 3, 3, 3], Strides: [2, 2]),
         new ConvCase("direct batch 2, partial column tile, no bias", [2, 5, 20, 40], [17, 5, 3, 3], false, Pads: [1, 1, 1, 1]),
         new ConvCase("direct grouped, dilated, asymmetric pads", [1, 8, 30, 50], [12, 4, 3, 3], true, Pads: [1, 2, 0, 1], Dilations: [2, 1], Group: 2),
         new ConvCase("direct 3 rows of 130, column stride 3", [1, 4, 9, 390], [9, 4, 3, 2], true, Pads: [0, 1, 0, 1], Strides: [3, 3]),
+        // Planes of 12 to 16 outputs square: one 16-column tile per row, rows split over the threads.
+        new ConvCase("direct 14x14 plane", [1, 24, 14, 14], [40, 24, 3, 3], true, Pads: [1, 1, 1, 1]),
+        new ConvCase("direct 14x14 plane from stride 2, partial channel panel", [1, 9, 28, 27], [75, 9, 3, 3], false, Pads: [1, 1, 1, 1], Strides: [2, 2]),
+        new ConvCase("direct 12x12 plane, no padding", [1, 5, 14, 14], [16, 5, 3, 3], true),
+        new ConvCase("direct 16x13 plane, 5x5", [1, 3, 16, 13], [8, 3, 5, 5], true, Pads: [2, 2, 2, 2]),
     ];
 
     public static TheoryData<string> ConvCases() => new(ConvCaseTable.Select(c => c.Name));

@@ -153,7 +153,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
                 long xOffset = (img * c + grp * cg) * inSize;
                 float* ct = y + (img * m + grp * mg) * outSize;
                 var e = (bias == null ? Epilogue.None : Epilogue.RowBias(bias + grp * mg)).With(_clamp);
-                if (!direct && DirectConvolution.Applies(_isa, mg, g))
+                if (!direct && (DirectConvolution.Applies(_isa, mg, g)))
                 {
                     var own = pa is null ? ScratchPool.Rent(new PanelView(null, kSize, mg, Sgemm.Registers(_isa).MR).Floats * sizeof(float)) : default;
                     try
@@ -171,9 +171,52 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
                     Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a, pa,
                         new StridedMatrix(_isa, (byte*)x.Pointer + xOffset * elementSize, x.Type, inSize, 1), null, ct, outSize, e);
                 else
-                    Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a, pa,
-                        new Im2ColSource(_isa, x.Pointer, x.Type, xOffset, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PH, g.PW, g.OH, g.OW), null, ct, outSize, e);
+                {
+                    var im2col = new Im2ColSource(_isa, x.Pointer, x.Type, xOffset, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PH, g.PW, g.OH, g.OW);
+                    if (SharesIm2Col(threads, mg, outSize, kSize))
+                        MultiplySharedIm2Col(threads, mg, outSize, kSize, a, pa, im2col, ct, e);
+                    else
+                        Sgemm.Multiply(_isa, threads, mg, outSize, kSize, a, pa, im2col, null, ct, outSize, e);
+                }
             }
+    }
+
+    /// <summary>Multiply-adds below which a GEMM runs on one thread (as <see cref="Sgemm"/> decides).</summary>
+    private const long GemmParallelThreshold = 1 << 18;
+
+    /// <summary>
+    /// Whether the GEMM of a small output plane would split its rows between threads, each packing the whole im2col
+    /// matrix again (<see cref="Sgemm.Partition"/> picks row ranges when there are too few column panels to share
+    /// out evenly: a 14×14 plane is 7 panels of 32 columns). Then the matrix is packed once, by all threads, first.
+    /// </summary>
+    private bool SharesIm2Col(int threads, long m, long n, long k)
+    {
+        if (threads <= 1 || m * n * k < GemmParallelThreshold) return false;
+        var (mr, nr) = Sgemm.Registers(_isa);
+        long panelsM = (m + mr - 1) / mr, panelsN = (n + nr - 1) / nr;
+        return Sgemm.Partition(threads, panelsM, panelsN, mr, nr, packB: true).RowRanges > 1;
+    }
+
+    /// <summary>
+    /// The im2col matrix packed into the GEMM's B panels by one parallel loop (every panel once), then the GEMM over
+    /// the packed panels, whose tasks then split the rows without packing anything. The same products in the same
+    /// order as packing inside the GEMM, so the results are bit-identical.
+    /// </summary>
+    private void MultiplySharedIm2Col(int threads, long m, long n, long k, StridedMatrix a, PanelView? pa, Im2ColSource im2col, float* c, Epilogue e)
+    {
+        int nr = Sgemm.Registers(_isa).NR;
+        var shape = new PanelView(null, k, n, nr);
+        var block = ScratchPool.Rent(shape.Floats * sizeof(float));
+        try
+        {
+            var packed = new PanelView((float*)block.Pointer, k, n, nr);
+            packed.PackFrom(im2col, threads);
+            Sgemm.Multiply(_isa, threads, m, n, k, a, pa, im2col, packed, c, n, e);
+        }
+        finally
+        {
+            ScratchPool.Return(block);
+        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Alloy.Runtime.Numerics;
 
 namespace Alloy.Runtime.Kernels.Managed;
 
@@ -9,7 +10,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// Relu and Clip select values), so they are bit-exact with the reference kernels. Anything else — other types,
 /// broadcasts other than "same shape", "one operand is a scalar", "the smaller operand matches the trailing dims"
 /// or "the smaller operand matches the leading dims, 1 after them", legacy (opset &lt; 7) broadcasting — runs the
-/// reference kernel.
+/// reference kernel. Tensors of at least 2 × <see cref="ParallelRanges.MinElements"/> elements are split into ranges
+/// (whole broadcast blocks) over the kernel's threads; every element is computed the same way on any thread count.
 /// </summary>
 internal static class ManagedElementwise
 {
@@ -22,7 +24,7 @@ internal static class ManagedElementwise
             {
                 var fallback = ManagedKernels.CreateReference(n, out reason);
                 if (fallback is null || !AllFloat32OrUnknown(n) || (n.Opset is > 0 and < 7 && n.Attributes.GetInt("broadcast", 0) != 0)) return fallback;
-                return new BinaryKernel(isa, op, fallback);
+                return new BinaryKernel(isa, op, fallback, default);
             });
         r.Register("Relu", (KernelNode n, out string? reason) =>
         {
@@ -45,45 +47,105 @@ internal static class ManagedElementwise
         return true;
     }
 
-    /// <summary>Add / Sub / Mul / Div on float32 with the simple broadcasts.</summary>
-    private sealed unsafe class BinaryKernel(ManagedIsa isa, BinaryOp op, IKernel fallback) : IKernel
+    /// <summary>
+    /// Add / Sub / Mul / Div on float32 with the simple broadcasts, optionally followed by a fused Relu / Clip (the
+    /// plan compiler merges a Relu or Clip that alone consumes the result, e.g. a residual block's Add + Relu): each
+    /// range is clamped right after it is computed, with the Relu / Clip kernel's own operations, so the bits are
+    /// those of running the two kernels. A result of the reference kernel (other types or broadcasts) gets the
+    /// activation afterwards.
+    /// </summary>
+    private sealed unsafe class BinaryKernel(ManagedIsa isa, BinaryOp op, IKernel fallback, ActivationClamp clamp) : IKernel, IActivationFusion
     {
+        public IKernel? WithActivation(ActivationClamp activation) =>
+            clamp.Enabled ? null : new BinaryKernel(isa, op, fallback, activation);
+
         public void Run(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
         {
             if (inputs.Length != 2 || inputs[0] is not { Type: ElementType.Float } a || inputs[1] is not { Type: ElementType.Float } b
                 || !Plan(a.Shape, b.Shape, out var shape, out var pattern, out long inner))
             {
                 fallback.Run(context, inputs, outputs);
+                if (clamp.Enabled && outputs[0] is { } r) outputs[0] = Activate(context, r);
                 return;
             }
             var y = Tensor.CreateUninitialized(ElementType.Float, shape);
-            float* pa = (float*)a.Pointer, pb = (float*)b.Pointer, py = (float*)y.Pointer;
+            nint pa = (nint)a.Pointer, pb = (nint)b.Pointer, py = (nint)y.Pointer;
             long n = y.Length;
+            bool flat = pattern is Pattern.Same or Pattern.ScalarA or Pattern.ScalarB;
+            // Flat patterns split the elements; the broadcast ones split whole blocks of `inner` elements.
+            long items = flat ? n : n / inner, minItems = flat ? ParallelRanges.MinElements : Math.Max(1, ParallelRanges.MinElements / inner);
+            var (kernelIsa, kernelOp, activation) = (isa, op, clamp);
+            ParallelRanges.For(context.Threads, items, minItems, flat ? 16 : 1, (start, end) =>
+            {
+                Compute(kernelIsa, kernelOp, pattern, (float*)pa, (float*)pb, (float*)py, inner, start, end);
+                if (!activation.Enabled) return;
+                long first = flat ? start : start * inner, last = flat ? end : end * inner;
+                Clip(kernelIsa, (float*)py + first, (float*)py + first, last - first, activation.Lo, activation.Hi);
+            });
+            outputs[0] = y;
+        }
+
+        /// <summary>
+        /// The fused activation on a result of the reference kernel: float32 in place, any other type (operand types
+        /// unknown when the plan was compiled) through the reference Relu / Clip, as the activation's own step would.
+        /// </summary>
+        private Tensor Activate(KernelContext context, Tensor r)
+        {
+            if (r.Type == ElementType.Float)
+            {
+                Clip(isa, (float*)r.Pointer, (float*)r.Pointer, r.Length, clamp.Lo, clamp.Hi);
+                return r;
+            }
+            bool relu = clamp.Lo == 0 && float.IsPositiveInfinity(clamp.Hi);
+            var bounds = relu ? [] : new[]
+            {
+                float.IsNegativeInfinity(clamp.Lo) ? null : ElementConvert.FromDoubles(r.Type, [], [clamp.Lo]),
+                float.IsPositiveInfinity(clamp.Hi) ? null : ElementConvert.FromDoubles(r.Type, [], [clamp.Hi]),
+            };
+            try
+            {
+                var node = new KernelNode(relu ? "Relu" : "Clip", "", 14, new AttributeMap(new Dictionary<string, object>()),
+                    [r.Type, .. bounds.Select(b => b?.Type)], 1, $"{op} + fused activation");
+                var kernel = ManagedKernels.CreateReference(node, out var reason)
+                    ?? throw new KernelException($"{op} with a fused activation: {r.Type.Name()} result: {reason}");
+                var result = new Tensor?[1];
+                kernel.Run(context, [r, .. bounds], result);
+                r.Dispose();
+                return result[0]!;
+            }
+            finally
+            {
+                foreach (var b in bounds) b?.Dispose();
+            }
+        }
+
+        /// <summary>Elements [start, end) of a flat pattern, or blocks [start, end) of a broadcast one.</summary>
+        private static void Compute(ManagedIsa isa, BinaryOp op, Pattern pattern, float* pa, float* pb, float* py, long inner, long start, long end)
+        {
             switch (pattern)
             {
                 case Pattern.Same:
-                    Apply(isa, op, pa, pb, py, n, 1, 1);
+                    Apply(isa, op, pa + start, pb + start, py + start, end - start, 1, 1);
                     break;
                 case Pattern.ScalarB:
-                    ApplyScalar(isa, op, pa, pb[0], py, n, scalarFirst: false);
+                    ApplyScalar(isa, op, pa + start, pb[0], py + start, end - start, scalarFirst: false);
                     break;
                 case Pattern.ScalarA:
-                    ApplyScalar(isa, op, pb, pa[0], py, n, scalarFirst: true);
+                    ApplyScalar(isa, op, pb + start, pa[0], py + start, end - start, scalarFirst: true);
                     break;
                 case Pattern.SuffixB:
-                    for (long o = 0; o < n; o += inner) Apply(isa, op, pa + o, pb, py + o, inner, 1, 1);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) Apply(isa, op, pa + o, pb, py + o, inner, 1, 1);
                     break;
                 case Pattern.SuffixA:
-                    for (long o = 0; o < n; o += inner) Apply(isa, op, pa, pb + o, py + o, inner, 1, 1);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) Apply(isa, op, pa, pb + o, py + o, inner, 1, 1);
                     break;
                 case Pattern.PrefixB:
-                    for (long o = 0, i = 0; o < n; o += inner, i++) ApplyScalar(isa, op, pa + o, pb[i], py + o, inner, scalarFirst: false);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) ApplyScalar(isa, op, pa + o, pb[i], py + o, inner, scalarFirst: false);
                     break;
                 case Pattern.PrefixA:
-                    for (long o = 0, i = 0; o < n; o += inner, i++) ApplyScalar(isa, op, pb + o, pa[i], py + o, inner, scalarFirst: true);
+                    for (long i = start, o = start * inner; i < end; i++, o += inner) ApplyScalar(isa, op, pb + o, pa[i], py + o, inner, scalarFirst: true);
                     break;
             }
-            outputs[0] = y;
         }
 
         private enum Pattern { Same, ScalarA, ScalarB, SuffixA, SuffixB, PrefixA, PrefixB }
@@ -206,6 +268,26 @@ internal static class ManagedElementwise
         _ => a / b,
     };
 
+    /// <summary>y = min(max(x, lo), hi) over n floats (x and y may be the same): the Relu / Clip kernel's operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Clip(ManagedIsa isa, float* x, float* y, long n, float lo, float hi)
+    {
+        long i = 0;
+        if (isa == ManagedIsa.Vector512)
+        {
+            var l = Vector512.Create(lo);
+            var h = Vector512.Create(hi);
+            for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.Load(x + i), l), h).Store(y + i);
+        }
+        else if (isa == ManagedIsa.Vector256)
+        {
+            var l = Vector256.Create(lo);
+            var h = Vector256.Create(hi);
+            for (; i + 8 <= n; i += 8) Vector256.Min(Vector256.Max(Vector256.Load(x + i), l), h).Store(y + i);
+        }
+        for (; i < n; i++) y[i] = MathF.Min(MathF.Max(x[i], lo), hi);
+    }
+
     /// <summary>
     /// Relu (max(x, 0)) and Clip (min(max(x, lo), hi)) on float32, with the reference's IEEE maximum / minimum: NaN
     /// stays NaN, +0 is above −0.
@@ -237,27 +319,11 @@ internal static class ManagedElementwise
                 hi = max is null ? float.PositiveInfinity : ((float*)max.Pointer)[0];
             }
             var y = Tensor.CreateUninitialized(ElementType.Float, x.Shape);
-            Clip(isa, (float*)x.Pointer, (float*)y.Pointer, x.Length, lo, hi);
+            nint px = (nint)x.Pointer, py = (nint)y.Pointer;
+            var kernelIsa = isa;
+            ParallelRanges.For(context.Threads, x.Length, ParallelRanges.MinElements, 16,
+                (start, end) => Clip(kernelIsa, (float*)px + start, (float*)py + start, end - start, lo, hi));
             outputs[0] = y;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Clip(ManagedIsa isa, float* x, float* y, long n, float lo, float hi)
-        {
-            long i = 0;
-            if (isa == ManagedIsa.Vector512)
-            {
-                var l = Vector512.Create(lo);
-                var h = Vector512.Create(hi);
-                for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.Load(x + i), l), h).Store(y + i);
-            }
-            else if (isa == ManagedIsa.Vector256)
-            {
-                var l = Vector256.Create(lo);
-                var h = Vector256.Create(hi);
-                for (; i + 8 <= n; i += 8) Vector256.Min(Vector256.Max(Vector256.Load(x + i), l), h).Store(y + i);
-            }
-            for (; i < n; i++) y[i] = MathF.Min(MathF.Max(x[i], lo), hi);
         }
     }
 }

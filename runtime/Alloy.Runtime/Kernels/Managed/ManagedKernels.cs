@@ -83,6 +83,7 @@ public static class ManagedKernels
         ManagedMath.Register(r, isa);
         ManagedReductions.Register(r, isa);
         ManagedMovement.Register(r);
+        ManagedConcat.Register(r);
         Bf16ViaFloat32.Register(r, isa);
         Bf16Cast.Register(r, isa);
         Int8Kernels.Register(r, Int8Kernels.IsaFor(isa), isa);

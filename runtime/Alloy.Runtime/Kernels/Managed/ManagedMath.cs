@@ -7,7 +7,8 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// Float32 fast paths of Erf (the GELU of transformer exports) and Pow with the scalar exponent 2 (the variance of a
 /// decomposed LayerNorm). Pow(x, 2) is x·x in float32, which is what the reference's double x·x (exact) rounds to;
 /// Erf is evaluated in double (see <see cref="Erf"/>) and rounded once, within a unit in the last place of the
-/// reference. Other types, exponents and broadcasts run the reference kernel.
+/// reference. Other types, exponents and broadcasts run the reference kernel. Large tensors are split into ranges over
+/// the kernel's threads (<see cref="ParallelRanges"/>); every element is computed the same way on any thread count.
 /// </summary>
 internal static class ManagedMath
 {
@@ -37,8 +38,16 @@ internal static class ManagedMath
                 return;
             }
             var y = Tensor.CreateUninitialized(ElementType.Float, x.Shape);
-            float* s = (float*)x.Pointer, d = (float*)y.Pointer;
-            long i = 0, count = x.Length;
+            nint px = (nint)x.Pointer, py = (nint)y.Pointer;
+            var kernelIsa = isa;
+            ParallelRanges.For(context.Threads, x.Length, ParallelRanges.MinElements, 16,
+                (start, end) => Square(kernelIsa, (float*)px + start, (float*)py + start, end - start));
+            outputs[0] = y;
+        }
+
+        private static void Square(ManagedIsa isa, float* s, float* d, long count)
+        {
+            long i = 0;
             if (isa == ManagedIsa.Vector512)
                 for (; i + 16 <= count; i += 16)
                 {
@@ -46,7 +55,6 @@ internal static class ManagedMath
                     (v * v).Store(d + i);
                 }
             for (; i < count; i++) d[i] = s[i] * s[i];
-            outputs[0] = y;
         }
     }
 
@@ -60,10 +68,17 @@ internal static class ManagedMath
                 return;
             }
             var y = Tensor.CreateUninitialized(ElementType.Float, x.Shape);
-            Erf(isa, (float*)x.Pointer, (float*)y.Pointer, x.Length);
+            nint px = (nint)x.Pointer, py = (nint)y.Pointer;
+            var kernelIsa = isa;
+            // About 30 double FMAs per element: worth splitting from far fewer elements than a copy-like op.
+            ParallelRanges.For(context.Threads, x.Length, ErfMinElements, 16,
+                (start, end) => Erf(kernelIsa, (float*)px + start, (float*)py + start, end - start));
             outputs[0] = y;
         }
     }
+
+    /// <summary>Elements an Erf range holds at least.</summary>
+    private const long ErfMinElements = 2048;
 
     /// <summary>Beyond this |x|, erf(x) rounds to ±1 in float32 (erfc(3.9) ≈ 3.5e-8 is below half an ulp of 1).</summary>
     private const double Saturation = 3.9;

@@ -10,8 +10,9 @@ namespace Alloy.Runtime.Kernels.Managed;
 /// reference kernels. MaxPool works on the input plane padded with −∞ and split into column phases (as the depthwise
 /// convolution does): each output takes its first tap, then every later tap that is greater, so padding never wins
 /// and ties keep the first; an output whose window holds a NaN is recomputed the reference's way (the first NaN).
-/// GlobalAveragePool sums each plane in double, in order, and divides once, as the reference does. Everything else
-/// runs the reference kernel.
+/// GlobalAveragePool sums each plane in double, in order, and divides once, as the reference does. Both split their
+/// planes over the kernel's threads above a size threshold (<see cref="ParallelRanges"/>). Everything else runs the
+/// reference kernel.
 /// </summary>
 internal static class ManagedPooling
 {
@@ -233,15 +234,22 @@ internal static class ManagedPooling
             }
             long planes = x.Shape[0] * x.Shape[1], size = x.Length / Math.Max(1, planes);
             var y = Tensor.CreateUninitialized(ElementType.Float, x.Shape.Select((d, i) => i < 2 ? d : 1).ToArray());
-            float* src = (float*)x.Pointer, dst = (float*)y.Pointer;
-            for (long p = 0; p < planes; p++)
+            nint src = (nint)x.Pointer, dst = (nint)y.Pointer;
+            ParallelRanges.For(context.Threads, planes, Math.Max(1, ParallelRanges.MinElements / Math.Max(1, size)), 1,
+                (start, end) => Planes((float*)src, (float*)dst, size, start, end));
+            outputs[0] = y;
+        }
+
+        /// <summary>Planes [start, end): each summed in double, in order, and divided once.</summary>
+        private static void Planes(float* src, float* dst, long size, long start, long end)
+        {
+            for (long p = start; p < end; p++)
             {
                 double sum = 0;
                 float* s = src + p * size;
                 for (long i = 0; i < size; i++) sum += s[i];
                 dst[p] = (float)(size == 0 ? double.NaN : sum / size);
             }
-            outputs[0] = y;
         }
     }
 }
