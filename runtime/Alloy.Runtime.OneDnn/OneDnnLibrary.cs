@@ -41,7 +41,7 @@ public static unsafe class OneDnnLibrary
     /// <summary>The ISA cap passed to oneDNN from <c>ALLOY_MAX_CPU_ISA</c>, or a note on where the cap comes from.</summary>
     public static string IsaCap => Loaded.Value.IsaCap;
 
-    /// <summary>How oneDNN's idle OpenMP threads wait: <c>OMP_WAIT_POLICY</c> as given, else PASSIVE (set by the loader).</summary>
+    /// <summary>How oneDNN's idle OpenMP threads wait: <c>OMP_WAIT_POLICY</c> or <c>GOMP_SPINCOUNT</c> as given, else the loader's bounded spin.</summary>
     public static string WaitPolicy => Loaded.Value.WaitPolicy;
 
     internal static DnnlApi Api => Loaded.Value.Api ?? throw new InvalidOperationException($"oneDNN is not available: {Loaded.Value.Reason}");

@@ -6,6 +6,7 @@ using Alloy.Passes;
 using Alloy.Runtime;
 using Alloy.Runtime.Execution;
 using Alloy.Runtime.Kernels.Managed;
+using Alloy.Runtime.OneDnn;
 using Alloy.Testing;
 using BenchmarkDotNet.Attributes;
 
@@ -34,6 +35,7 @@ public class ModelBenchmark
     private Model? _model;
     private Model? _bf16Model;
     private ExecutionPlan _plan = null!, _bf16Plan = null!;
+    private ExecutionPlan? _oneDnnPlan;
     private Dictionary<string, Tensor> _bf16Inputs = [];
     private PlanExecutor _executor = null!;
     private OrtSession _ort = null!, _ortUnoptimized = null!;
@@ -64,6 +66,7 @@ public class ModelBenchmark
         _inputs = LoadInputs(path);
         _model = OnnxImporter.Load(path);
         _plan = PlanCompiler.Compile(_model, ManagedKernels.CreateRegistry());
+        if (OneDnnLibrary.IsAvailable) _oneDnnPlan = PlanCompiler.Compile(_model, OneDnnKernels.CreateRegistry());
         _bf16Model = OnnxImporter.Load(path);
         StandardPasses.CreateRegistry().Build(PipelineBenchmark.Pipeline).Run(_bf16Model);
         _bf16Plan = PlanCompiler.Compile(_bf16Model, ManagedKernels.CreateRegistry());
@@ -80,6 +83,17 @@ public class ModelBenchmark
     {
         Dispose(_executor.Run(_plan, _inputs));
         _meter.Count(nameof(Alloy));
+    }
+
+    /// <summary>
+    /// The same FP32 model on the <c>auto</c> kernel set when oneDNN loads (<see cref="OneDnnKernels"/>: float32 Conv on
+    /// oneDNN over the managed kernels); without oneDNN it runs the managed plan, so its Ratio is 1.
+    /// </summary>
+    [Benchmark]
+    public void AlloyOneDnn()
+    {
+        Dispose(_executor.Run(_oneDnnPlan ?? _plan, _inputs));
+        _meter.Count(nameof(AlloyOneDnn));
     }
 
     [Benchmark]

@@ -10,7 +10,7 @@ namespace Alloy.Runtime.Execution;
 /// one at a time, so uneven tasks balance. One job runs at a time: a call made while the pool is busy (a nested
 /// loop, or a second plan running on another thread) runs its loop on the calling thread.
 /// </summary>
-internal static class WorkerPool
+public static class WorkerPool
 {
     /// <summary>How long an idle worker keeps polling for the next job before it sleeps.</summary>
     public const int SpinMicroseconds = 300;
@@ -19,10 +19,20 @@ internal static class WorkerPool
     private static readonly SemaphoreSlim Wake = new(0);
     private static readonly List<Thread> Workers = [];
     private static Job? _current;
-    private static int _generation, _sleepers, _busy;
+    private static int _generation, _sleepers, _busy, _parkRequests;
+
+    /// <summary>
+    /// Sends the spinning workers to sleep now instead of at the end of their spin. A native library that runs its
+    /// own thread team (oneDNN's OpenMP threads) calls this before a parallel region, so the team does not wait for a
+    /// core that an idle worker is polling on.
+    /// </summary>
+    public static void ParkIdleWorkers()
+    {
+        Interlocked.Increment(ref _parkRequests);
+    }
 
     /// <summary>Runs <paramref name="body"/> for 0..count-1 on the calling thread and up to threads − 1 workers.</summary>
-    public static void For(int threads, long count, Action<long> body)
+    internal static void For(int threads, long count, Action<long> body)
     {
         if (threads <= 1 || count <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
@@ -69,17 +79,19 @@ internal static class WorkerPool
         int seen = Volatile.Read(ref _generation);
         while (true)
         {
+            int parks = Volatile.Read(ref _parkRequests);
             long spinUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
             int generation;
             while ((generation = Volatile.Read(ref _generation)) == seen)
             {
-                if (Stopwatch.GetTimestamp() < spinUntil)
+                if (Stopwatch.GetTimestamp() < spinUntil && Volatile.Read(ref _parkRequests) == parks)
                 {
                     Thread.SpinWait(30);
                     continue;
                 }
                 Interlocked.Increment(ref _sleepers);
                 if (Volatile.Read(ref _generation) == seen) Wake.Wait();
+                parks = Volatile.Read(ref _parkRequests);
                 spinUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
             }
             seen = generation;
