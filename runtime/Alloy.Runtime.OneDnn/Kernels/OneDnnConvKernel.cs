@@ -11,32 +11,17 @@ namespace Alloy.Runtime.OneDnn.Kernels;
 /// blocking (and may use Winograd-free direct or GEMM-based algorithms), so results agree with the reference within
 /// float32 rounding of the sum, not bit for bit. Other element types, ranks and operands run the managed kernel.
 /// </summary>
-internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, IChannelsLastConvolution, IActivationFusion
+internal sealed unsafe class OneDnnConvKernel : OneDnnConvolutionKernel, IKernel, IWeightPrepacking, IActivationFusion
 {
-    private readonly IKernel _managed;
-    private readonly ConvolutionAttributes _attrs;
     private readonly ActivationClamp _clamp;
-    private readonly string _node;
     private readonly Lock _lock = new();
     private Parameters? _parameters;
 
     private OneDnnConvKernel(IKernel managed, ConvolutionAttributes attrs, ActivationClamp clamp, string node)
+        : base(managed, attrs, node)
     {
-        _managed = managed;
-        _attrs = attrs;
         _clamp = clamp;
-        _node = node;
     }
-
-    public bool ChannelsLastInput { get; set; }
-
-    public bool ChannelsLastOutput { get; set; }
-
-    /// <summary>Why the last run used the managed kernel (null: it ran on oneDNN).</summary>
-    public string? FallbackReason { get; private set; }
-
-    /// <summary>oneDNN's implementation name for the last run on oneDNN.</summary>
-    public string? Implementation { get; private set; }
 
     /// <summary>The oneDNN kernel over <paramref name="managed"/>; null with the reason when the node's known types rule oneDNN out.</summary>
     public static IKernel? Create(KernelNode n, IKernel managed, out string? reason)
@@ -59,11 +44,9 @@ internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, ICha
 
     public IKernel? WithActivation(ActivationClamp clamp)
     {
-        if (_managed is not IActivationFusion fusable || fusable.WithActivation(clamp) is not { } managed) return null;
-        return new OneDnnConvKernel(managed, _attrs, clamp, _node);
+        if (Managed is not IActivationFusion fusable || fusable.WithActivation(clamp) is not { } managed) return null;
+        return new OneDnnConvKernel(managed, Attributes, clamp, Node);
     }
-
-    private static Tensor? At(ReadOnlySpan<Tensor?> inputs, int i) => i < inputs.Length ? inputs[i] : null;
 
     public void Prepack(ReadOnlySpan<Tensor?> constantInputs, int threads)
     {
@@ -86,50 +69,7 @@ internal sealed unsafe class OneDnnConvKernel : IKernel, IWeightPrepacking, ICha
             Fallback(context, inputs, outputs, p.Reason);
             return;
         }
-        if (ConvolutionShape.From(_attrs, x.Shape, w.Shape) is not { } shape)
-        {
-            Fallback(context, inputs, outputs, $"x {x.ShapeText} and w {w.ShapeText} do not form a convolution");
-            return;
-        }
-        var conv = p.Primitives!.Get(shape, context.Threads, new ConvolutionLayouts(ChannelsLastInput, ChannelsLastOutput), w.Pointer, p.Bias is null ? null : p.Bias.Pointer, out var reason);
-        if (conv is null)
-        {
-            Fallback(context, inputs, outputs, reason ?? "oneDNN has no implementation");
-            return;
-        }
-        var y = Tensor.Create(ElementType.Float, [shape.N, shape.M, shape.OH, shape.OW]);
-        try
-        {
-            conv.Execute(x.Pointer, y.Pointer, context.Threads);
-        }
-        catch
-        {
-            y.Dispose();
-            throw;
-        }
-        Implementation = conv.Implementation;
-        FallbackReason = null;
-        outputs[0] = y;
-    }
-
-    private void Fallback(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs, string reason)
-    {
-        FallbackReason = $"{_node}: {reason}";
-        if (!ChannelsLastInput && !ChannelsLastOutput)
-        {
-            _managed.Run(context, inputs, outputs);
-            return;
-        }
-        // The managed kernel reads and writes NCHW: convert the data operand and the result on the agreed edges.
-        var args = inputs.ToArray();
-        using var nchw = ChannelsLastInput && args[0] is { Rank: 4 } x ? ChannelsLast.ToNchw(x) : null;
-        if (nchw is not null) args[0] = nchw;
-        _managed.Run(context, args, outputs);
-        if (ChannelsLastOutput && outputs[0] is { Rank: 4 } y)
-        {
-            outputs[0] = ChannelsLast.FromNchw(y);
-            y.Dispose();
-        }
+        RunPrimitive(context, inputs, outputs, x, w, p.Primitives!, p.Bias, ElementType.Float);
     }
 
     /// <summary>The bias copy and primitives for this weight / bias pair: kept while they are the same tensor objects.</summary>

@@ -16,34 +16,19 @@ namespace Alloy.Runtime.OneDnn.Kernels;
 /// Configurations oneDNN does not take run the managed kernel, and <see cref="FallbackReason"/> says why: uint8
 /// weights, non-zero weight zero points, per-row activation parameters, non-positive scales, ranks other than 4.
 /// </summary>
-internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepacking, IChannelsLastConvolution
+internal sealed unsafe class OneDnnQLinearConvKernel : OneDnnConvolutionKernel, IKernel, IWeightPrepacking
 {
-    private readonly IKernel _managed;
-    private readonly ConvolutionAttributes _attrs;
     private readonly bool _relu;
-    private readonly string _node;
     private readonly ElementType? _xType;
     private readonly Lock _lock = new();
     private Parameters? _parameters;
 
     private OneDnnQLinearConvKernel(IKernel managed, ConvolutionAttributes attrs, bool relu, string node, ElementType? xType)
+        : base(managed, attrs, node)
     {
         _xType = xType;
-        _managed = managed;
-        _attrs = attrs;
         _relu = relu;
-        _node = node;
     }
-
-    public bool ChannelsLastInput { get; set; }
-
-    public bool ChannelsLastOutput { get; set; }
-
-    /// <summary>Why the last run used the managed kernel (null: it ran on oneDNN).</summary>
-    public string? FallbackReason { get; private set; }
-
-    /// <summary>oneDNN's implementation name for the last run on oneDNN.</summary>
-    public string? Implementation { get; private set; }
 
     /// <summary>
     /// The oneDNN kernel over <paramref name="managed"/> (which runs what oneDNN cannot); null with the reason when the
@@ -61,8 +46,6 @@ internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepackin
     }
 
     private static ElementType? Known(KernelNode n, int i) => i < n.InputTypes.Count ? n.InputTypes[i] : null;
-
-    private static Tensor? At(ReadOnlySpan<Tensor?> inputs, int i) => i < inputs.Length ? inputs[i] : null;
 
     public void Prepack(ReadOnlySpan<Tensor?> constantInputs, int threads)
     {
@@ -88,50 +71,7 @@ internal sealed unsafe class OneDnnQLinearConvKernel : IKernel, IWeightPrepackin
             Fallback(context, inputs, outputs, p.Reason);
             return;
         }
-        if (ConvolutionShape.From(_attrs, x.Shape, w.Shape) is not { } shape)
-        {
-            Fallback(context, inputs, outputs, $"x {x.ShapeText} and w {w.ShapeText} do not form a convolution");
-            return;
-        }
-        var conv = p.Primitives!.Get(shape, context.Threads, new ConvolutionLayouts(ChannelsLastInput, ChannelsLastOutput), w.Pointer, p.Bias is null ? null : p.Bias.Pointer, out var reason);
-        if (conv is null)
-        {
-            Fallback(context, inputs, outputs, reason ?? "oneDNN has no implementation");
-            return;
-        }
-        var y = Tensor.Create(p.OutputType, [shape.N, shape.M, shape.OH, shape.OW]);
-        try
-        {
-            conv.Execute(x.Pointer, y.Pointer, context.Threads);
-        }
-        catch
-        {
-            y.Dispose();
-            throw;
-        }
-        Implementation = conv.Implementation;
-        FallbackReason = null;
-        outputs[0] = y;
-    }
-
-    private void Fallback(KernelContext context, ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs, string reason)
-    {
-        FallbackReason = $"{_node}: {reason}";
-        if (!ChannelsLastInput && !ChannelsLastOutput)
-        {
-            _managed.Run(context, inputs, outputs);
-            return;
-        }
-        // The managed kernel reads and writes NCHW: convert the data operand and the result on the agreed edges.
-        var args = inputs.ToArray();
-        using var nchw = ChannelsLastInput && args[0] is { Rank: 4 } x ? ChannelsLast.ToNchw(x) : null;
-        if (nchw is not null) args[0] = nchw;
-        _managed.Run(context, args, outputs);
-        if (ChannelsLastOutput && outputs[0] is { Rank: 4 } y)
-        {
-            outputs[0] = ChannelsLast.FromNchw(y);
-            y.Dispose();
-        }
+        RunPrimitive(context, inputs, outputs, x, w, p.Primitives!, p.Bias, p.OutputType);
     }
 
     /// <summary>The epilogue for these operands: kept while the parameter tensors are the same objects.</summary>
