@@ -1,3 +1,5 @@
+using Alloy.Runtime.OneDnn.Native;
+
 namespace Alloy.Runtime.OneDnn.Convolution;
 
 /// <summary>
@@ -7,4 +9,15 @@ namespace Alloy.Runtime.OneDnn.Convolution;
 internal sealed record ConvolutionEpilogue(float[]? Scales, int SrcZeroPoint, int DstZeroPoint, bool Clamp, float Lo, float Hi)
 {
     public static readonly ConvolutionEpilogue None = new(null, 0, 0, false, 0f, 0f);
+
+    /// <summary>The primitive attributes that apply this epilogue (the caller disposes them).</summary>
+    public DnnlAttributes ToAttributes()
+    {
+        var attr = new DnnlAttributes();
+        if (Scales is { } scales) attr.OutputScales(scales);
+        attr.ZeroPoint(Dnnl.ArgSrc, SrcZeroPoint);
+        attr.ZeroPoint(Dnnl.ArgDst, DstZeroPoint);
+        if (Clamp) attr.Clamp(Lo, Hi);
+        return attr;
+    }
 }

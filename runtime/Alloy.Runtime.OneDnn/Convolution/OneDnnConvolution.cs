@@ -83,11 +83,7 @@ internal sealed unsafe class OneDnnConvolution : IDisposable
             reason = new OneDnnException("dnnl_dilated_convolution_forward_desc_init", status).Message;
             return null;
         }
-        using var attr = new DnnlAttributes();
-        if (epilogue.Scales is { } scales) attr.OutputScales(scales);
-        attr.ZeroPoint(Dnnl.ArgSrc, epilogue.SrcZeroPoint);
-        attr.ZeroPoint(Dnnl.ArgDst, epilogue.DstZeroPoint);
-        if (epilogue.Clamp) attr.Clamp(epilogue.Lo, epilogue.Hi);
+        using var attr = epilogue.ToAttributes();
         var conv = DnnlPrimitive.TryCreate(&desc, attr.Handle, out reason);
         if (conv is null) return null;
         DnnlPrimitive? srcReorder = null, dstReorder = null;

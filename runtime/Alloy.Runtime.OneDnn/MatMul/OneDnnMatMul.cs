@@ -58,11 +58,7 @@ internal sealed unsafe class OneDnnMatMul : IDisposable
             reason = new OneDnnException("dnnl_matmul_desc_init", status).Message;
             return null;
         }
-        using var attr = new DnnlAttributes();
-        if (epilogue.Scales is { } scales) attr.OutputScales(scales);
-        attr.ZeroPoint(Dnnl.ArgSrc, epilogue.SrcZeroPoint);
-        attr.ZeroPoint(Dnnl.ArgDst, epilogue.DstZeroPoint);
-        if (epilogue.Clamp) attr.Clamp(epilogue.Lo, epilogue.Hi);
+        using var attr = epilogue.ToAttributes();
         var primitive = DnnlPrimitive.TryCreate(&desc, attr.Handle, out reason);
         if (primitive is null) return null;
         var result = new OneDnnMatMul(primitive, src, dst, biasMd, hasBias, bias);
