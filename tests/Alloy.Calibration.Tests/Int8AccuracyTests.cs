@@ -1,3 +1,4 @@
+using Alloy.Testing;
 using System.Globalization;
 using Alloy.Passes.Precision;
 using Alloy.Passes.Quantization;
@@ -38,7 +39,7 @@ public sealed class Int8AccuracyTests(ITestOutputHelper output)
         var labels = Int8TestKit.EvalLabels(name);
         using var input = Int8TestKit.EvalInput(name);
         using var fp32Model = Alloy.Onnx.OnnxImporter.Load(path);
-        double fp32 = Int8TestKit.Top1(Int8TestKit.RunAlloy(fp32Model, input), labels);
+        double fp32 = OutputAgreement.Top1(Int8TestKit.RunAlloy(fp32Model, input), labels);
 
         var cache = Int8TestKit.TempDir();
         try
@@ -49,7 +50,7 @@ public sealed class Int8AccuracyTests(ITestOutputHelper output)
                 var nodes = model.Graph.Nodes.ToList();
                 var contractions = nodes.Where(n => n.OpType is "Conv" or "MatMul" or "Gemm").ToList();
                 int int8 = contractions.Count(n => PrecisionAnnotations.PrecisionOf(n) == QuantizationAnnotations.I8);
-                double acc = Int8TestKit.Top1(Int8TestKit.RunAlloy(model, input), labels);
+                double acc = OutputAgreement.Top1(Int8TestKit.RunAlloy(model, input), labels);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{name} opset{opset} {method}{(low.Length > 0 ? "+" + low : "")}: FP32 top-1 {fp32:P2}, INT8 top-1 {acc:P2} ({(acc - fp32) * 100:+0.00;-0.00} pp); contractions INT8 {int8}/{contractions.Count}; nodes {nodes.Count}"));
                 Assert.True(acc >= fp32 - 0.01, $"top-1 fell from {fp32:P2} to {acc:P2}");

@@ -53,7 +53,7 @@ public sealed class Int8OnnxRuntimeTests(ITestOutputHelper output)
                 {
                     foreach (var r in results) r.Dispose();
                 }
-                double cosine = Int8TestKit.Cosine(alloy, ort);
+                double cosine = OutputAgreement.Cosine(alloy, ort);
                 output.WriteLine($"{name} opset{opset}{(low.Length > 0 ? "+" + low : "")} ORT {optimization}: cosine {cosine:F6}");
                 Assert.True(cosine >= 0.999, $"ONNX Runtime ({optimization}) and Alloy disagree: cosine {cosine}");
             }

@@ -59,31 +59,6 @@ internal static class Int8TestKit
     public static float[] ToFloats(Tensor t) => t.Type == ElementType.Float ? t.ToArray<float>()
         : Enumerable.Range(0, (int)t.Length).Select(i => (float)Alloy.Runtime.Numerics.ElementConvert.GetDouble(t, i)).ToArray();
 
-    public static double Top1(float[] logits, long[] labels)
-    {
-        int classes = logits.Length / labels.Length, hits = 0;
-        for (int i = 0; i < labels.Length; i++)
-        {
-            int best = 0;
-            for (int c = 1; c < classes; c++)
-                if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-            if (best == labels[i]) hits++;
-        }
-        return hits / (double)labels.Length;
-    }
-
-    public static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-        return dot / Math.Sqrt(na * nb);
-    }
-
     public static Tensor EvalInput(string name) => NpyFile.Read(Path.Combine(TrainedDir(name), "eval_input.npy"));
     public static long[] EvalLabels(string name)
     {

@@ -48,7 +48,7 @@ public sealed class Int8UntrainedModelTests(ITestOutputHelper output)
             float[] ort;
             try { ort = Int8TestKit.ToFloats(results[0]); }
             finally { foreach (var r in results) r.Dispose(); }
-            double toFp32 = Int8TestKit.Cosine(fp32, int8), toOrt = Int8TestKit.Cosine(int8, ort);
+            double toFp32 = OutputAgreement.Cosine(fp32, int8), toOrt = OutputAgreement.Cosine(int8, ort);
             output.WriteLine($"{name}: {contractions.Count} contractions INT8; cosine INT8 vs FP32 {toFp32:F5}, Alloy vs ONNX Runtime {toOrt:F6}");
             Assert.True(toFp32 >= minCosineToFp32, $"INT8 drifted from FP32: cosine {toFp32}");
             Assert.True(toOrt >= 0.999, $"ONNX Runtime and Alloy disagree: cosine {toOrt}");

@@ -40,7 +40,7 @@ public sealed class ModelTests(ITestOutputHelper output)
         var plan = PlanCompiler.Compile(model, OneDnnKernels.CreateRegistry());
         var onednn = RunPlan(plan, input, threads);
         AssertAllOnOneDnn(plan);
-        double cosine = Cosine(managed, onednn), topManaged = Top1(managed, labels), topOneDnn = Top1(onednn, labels);
+        double cosine = OutputAgreement.Cosine(managed, onednn), topManaged = OutputAgreement.Top1(managed, labels), topOneDnn = OutputAgreement.Top1(onednn, labels);
         output.WriteLine($"digits_cnn INT8, {threads} threads: cosine {cosine:F6}, top-1 managed {topManaged:P2}, oneDNN {topOneDnn:P2}");
         Assert.True(cosine >= 0.999, $"cosine {cosine}");
         Assert.Equal(topManaged, topOneDnn);
@@ -89,7 +89,7 @@ public sealed class ModelTests(ITestOutputHelper output)
         foreach (var threads in new[] { 1, 2 })
         {
             var onednn = RunPlan(plan, input, threads);
-            double cosine = Cosine(managed, onednn);
+            double cosine = OutputAgreement.Cosine(managed, onednn);
             output.WriteLine($"{name} INT8, {threads} threads: cosine to the managed plan {cosine:F6}");
             Assert.True(cosine >= minCosine, $"cosine {cosine}");
         }
@@ -184,31 +184,5 @@ public sealed class ModelTests(ITestOutputHelper output)
         {
             foreach (var o in outputs) o?.Dispose();
         }
-    }
-
-    private static double Top1(float[] logits, long[] labels)
-    {
-        int classes = logits.Length / labels.Length, hits = 0;
-        for (int i = 0; i < labels.Length; i++)
-        {
-            int best = 0;
-            for (int c = 1; c < classes; c++)
-                if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-            if (best == labels[i]) hits++;
-        }
-        return hits / (double)labels.Length;
-    }
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        Assert.Equal(a.Length, b.Length);
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-        return dot / Math.Sqrt(na * nb);
     }
 }
