@@ -100,7 +100,7 @@ public sealed class ManagedKernelTests
     public static TheoryData<long, long, long, int, int, string> GemmCases()
     {
         var d = new TheoryData<long, long, long, int, int, string>();
-        foreach (var (m, k, n) in new (long, long, long)[] { (1, 1, 1), (3, 17, 1), (17, 3, 33), (1, 1023, 17), (1, 300, 130), (33, 300, 65), (33, 600, 65), (130, 17, 3) })
+        foreach (var (m, k, n) in new (long, long, long)[] { (1, 1, 1), (3, 17, 1), (17, 3, 33), (1, 1023, 17), (1, 300, 130), (1, 1280, 1000), (33, 300, 65), (33, 600, 65), (130, 17, 3) })
             foreach (int ta in new[] { 0, 1 })
                 foreach (int tb in new[] { 0, 1 })
                     d.Add(m, k, n, ta, tb, "MN");

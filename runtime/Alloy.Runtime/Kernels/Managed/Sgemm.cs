@@ -60,6 +60,11 @@ internal static unsafe class Sgemm
             ApplyEpilogue(e, c, ldc, 0, 0, m, n);
             return;
         }
+        if (SgemmRowTimesPacked.Applies(isa, m, n, k, a, packedB))
+        {
+            SgemmRowTimesPacked.Multiply(threads, n, k, a, packedB!.Value, c, e, ParallelThreshold);
+            return;
+        }
         if (m == 1 && b is StridedMatrix bm && bm.RowStride == 1 && bm.Type == ElementType.Float && a.Type == ElementType.Float && n * k < int.MaxValue)
         {
             // One row times a transposed B (a classifier's Gemm): dot products straight from B's contiguous rows.
