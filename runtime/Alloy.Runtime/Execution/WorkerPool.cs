@@ -19,7 +19,13 @@ public static class WorkerPool
     private static readonly SemaphoreSlim Wake = new(0);
     private static readonly List<Thread> Workers = [];
     private static Job? _current;
-    private static int _generation, _sleepers, _busy, _parkRequests;
+    // The counters an idle worker polls sit on cache lines of their own: a line shared with data the calling thread
+    // writes would be pulled back and forth between the cores on every poll.
+    private static PaddedCounter _generationSlot, _sleepersSlot, _busySlot, _parkRequestsSlot;
+    private static ref int _generation => ref _generationSlot.Value;
+    private static ref int _sleepers => ref _sleepersSlot.Value;
+    private static ref int _busy => ref _busySlot.Value;
+    private static ref int _parkRequests => ref _parkRequestsSlot.Value;
 
     /// <summary>
     /// Sends the spinning workers to sleep now instead of at the end of their spin. A native library that runs its
@@ -97,6 +103,13 @@ public static class WorkerPool
             seen = generation;
             if (Volatile.Read(ref _current) is { } job && Interlocked.Decrement(ref job.Seats) >= 0) job.Work();
         }
+    }
+
+    /// <summary>An int with a cache line of padding on either side.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 192)]
+    private struct PaddedCounter
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)] public int Value;
     }
 
     /// <summary>One parallel loop: the next index to hand out, how many are done, seats left for workers.</summary>
