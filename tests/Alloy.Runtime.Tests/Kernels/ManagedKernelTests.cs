@@ -180,6 +180,7 @@ public sealed class ManagedKernelTests
         new ConvCase("pointwise fewer than 16 positions", [1, 7, 3, 5], [8, 7, 1, 1], true),
         new ConvCase("pointwise split across threads", [1, 64, 30, 31], [24, 64, 1, 1], true),
         new ConvCase("pointwise batch 3", [3, 8, 5, 13], [17, 8, 1, 1], false),
+        new ConvCase("pointwise batch 2 split across threads", [2, 32, 20, 21], [20, 32, 1, 1], true),
         new ConvCase("single input channel 1x1", [1, 1, 9, 9], [3, 1, 1, 1], true),
         new ConvCase("depthwise 3x3 width 1", [1, 3, 5, 1], [3, 1, 3, 3], true, Pads: [1, 1, 1, 1], Group: 3),
         new ConvCase("depthwise 3x3 stride 2 width 3", [1, 2, 7, 3], [2, 1, 3, 3], true, Pads: [1, 1, 1, 1], Strides: [2, 2], Group: 2),

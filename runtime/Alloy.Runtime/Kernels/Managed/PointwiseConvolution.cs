@@ -50,30 +50,30 @@ internal static unsafe class PointwiseConvolution
     {
         bool wide = isa == ManagedIsa.Vector512;
         int columns = wide ? Columns512 : Columns256;
-        long rowBlocks = (m + Rows - 1) / Rows, colTiles = (hw + columns - 1) / columns;
-        // Tasks of whole row blocks times a run of column tiles: enough of them to keep every thread busy.
-        long tilesPerTask = threads <= 1 ? colTiles : Math.Max(1, rowBlocks * colTiles * n / (8L * threads) / rowBlocks);
-        tilesPerTask = Math.Min(colTiles, tilesPerTask);
-        long runsPerBlock = (colTiles + tilesPerTask - 1) / tilesPerTask;
-        long tasks = n * rowBlocks * runsPerBlock;
+        long rowBlocks = (m + Rows - 1) / Rows, colTiles = (hw + columns - 1) / columns, tiles = n * rowBlocks * colTiles;
         long work = n * m * c * hw;
         int workers = work < (1L << 17) ? 1 : threads;
+        // Tasks are runs of consecutive tiles (a row block's columns, then the next block's): about four per thread,
+        // and never less than MinTaskProducts multiply-adds, so handing a task out costs little next to doing it
+        // (a 28×28 plane with 16 input channels is 25 tiles per row block of only 16 multiply-add steps each).
+        long minTiles = Math.Max(1, MinTaskProducts / ((long)Rows * columns * Math.Max(1, c)));
+        long tilesPerTask = workers <= 1 ? tiles : Math.Max(minTiles, tiles / (4L * workers));
+        long tasks = (tiles + tilesPerTask - 1) / tilesPerTask;
         nint xData = (nint)x.Pointer, yData = (nint)y, biasData = (nint)bias;
         var data = weights.Data;
         Sgemm.ParallelFor(workers, tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long task) =>
         {
-            long img = task / (rowBlocks * runsPerBlock), rest = task - img * rowBlocks * runsPerBlock;
-            long block = rest / runsPerBlock, run = rest - block * runsPerBlock;
-            int rows = (int)Math.Min(Rows, m - block * Rows);
-            float* xs = (float*)xData + img * c * hw;
-            float* ys = (float*)yData + (img * m + block * Rows) * hw;
-            float* bs = biasData == 0 ? null : (float*)biasData + block * Rows;
             fixed (float* wp = data)
             {
-                float* wb = wp + block * c * Rows;
-                for (long t = run * tilesPerTask, end = Math.Min(colTiles, (run + 1) * tilesPerTask); t < end; t++)
+                for (long t = task * tilesPerTask, end = Math.Min(tiles, (task + 1) * tilesPerTask); t < end; t++)
                 {
-                    long j = t * columns;
+                    long col = t % colTiles, rest = t / colTiles, block = rest % rowBlocks, img = rest / rowBlocks;
+                    int rows = (int)Math.Min(Rows, m - block * Rows);
+                    float* xs = (float*)xData + img * c * hw;
+                    float* ys = (float*)yData + (img * m + block * Rows) * hw;
+                    float* bs = biasData == 0 ? null : (float*)biasData + block * Rows;
+                    float* wb = wp + block * c * Rows;
+                    long j = col * columns;
                     int width = (int)Math.Min(columns, hw - j);
                     if (wide) Tile512(xs + j, hw, c, wb, ys + j, rows, width, bs, clamp);
                     else Tile256(xs + j, hw, c, wb, ys + j, rows, width, bs, clamp);
@@ -81,6 +81,9 @@ internal static unsafe class PointwiseConvolution
             }
         });
     }
+
+    /// <summary>Fewest multiply-adds in one task of a multi-threaded run.</summary>
+    private const long MinTaskProducts = 1L << 15;
 
     /// <summary>
     /// One tile: rows × width outputs (at most 8 × 32) at <paramref name="y"/> (row stride <paramref name="ld"/>),
