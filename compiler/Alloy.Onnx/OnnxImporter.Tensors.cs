@@ -9,6 +9,8 @@ namespace Alloy.Onnx;
 /// <summary>Tensors, sparse tensors and external data.</summary>
 public sealed partial class OnnxImporter
 {
+    private readonly List<long> _tensorDims = [];
+
     /// <summary>
     /// Decodes a TensorProto. <paramref name="what"/> names it in messages; when <paramref name="named"/> is false
     /// (initializers, whose name is their value's) the message adds the tensor's name and the constant keeps none.
@@ -16,7 +18,9 @@ public sealed partial class OnnxImporter
     private (string Name, TensorConstant Constant) ImportTensor(Slice s, string what, string? scope, bool named)
     {
         var r = Reader(s);
-        var dims = new List<long>();
+        // One list for every tensor's dims (tensors do not nest); the constant gets its own copy below.
+        var dims = _tensorDims;
+        dims.Clear();
         int dataType = 0;
         bool segment = false, external = false;
         string? name = null, doc = null;
@@ -47,39 +51,37 @@ public sealed partial class OnnxImporter
                 default: r.Skip(); break;
             }
         }
-        string label = named ? what : $"{what} '{name}'";
-        if (!DataTypes.IsKnown(dataType) || dataType == 0) throw Fail($"{label} has unknown element type {dataType}", scope);
-        if (segment) throw Fail($"{label} is a segment of a split tensor, which is not supported", scope);
+        var site = new TensorSite(this, what, name, named, scope);
+        if (!DataTypes.IsKnown(dataType) || dataType == 0) throw site.Fail($"has unknown element type {dataType}");
+        if (segment) throw site.Fail("is a segment of a split tensor, which is not supported");
         var type = (DataType)dataType;
         long count = 1;
         foreach (var d in dims)
         {
-            if (d < 0) throw Fail($"{label} has a negative dimension {d}", scope);
+            if (d < 0) throw site.Fail($"has a negative dimension {d}");
             try
             {
                 count = checked(count * d);
             }
             catch (OverflowException)
             {
-                throw Fail($"{label} has more elements than can be counted", scope);
+                throw site.Fail("has more elements than can be counted");
             }
         }
-        Exception F(string reason) => Fail($"{label} {reason}", scope);
-
         TensorData data;
         if (external)
         {
-            data = ReadExternal(externalData ?? [], type, count, F);
+            data = ReadExternal(externalData ?? [], type, count, site);
         }
         else if (type == DataType.String)
         {
             strings ??= [];
-            if (strings.Count != count) throw F($"holds {strings.Count} strings, its dims need {count}");
+            if (strings.Count != count) throw site.Fail($"holds {strings.Count} strings, its dims need {count}");
             data = new StringTensorData(strings);
         }
         else
         {
-            data = ReadEmbedded(type, count, raw, fixed32, fixed64, int32, int64, uint64, F);
+            data = ReadEmbedded(type, count, raw, fixed32, fixed64, int32, int64, uint64, site);
         }
         var constant = new TensorConstant(type, [.. dims], data)
         {
@@ -91,16 +93,16 @@ public sealed partial class OnnxImporter
     }
 
     /// <summary>Raw little-endian bytes from raw_data or from whichever typed field holds the values.</summary>
-    private ArrayTensorData ReadEmbedded(DataType type, long count, Slice? raw, ArrayBufferWriter<byte>? fixed32, ArrayBufferWriter<byte>? fixed64,
-        List<long>? int32, List<long>? int64, List<long>? uint64, Func<string, Exception> fail)
+    private TensorData ReadEmbedded(DataType type, long count, Slice? raw, ArrayBufferWriter<byte>? fixed32, ArrayBufferWriter<byte>? fixed64,
+        List<long>? int32, List<long>? int64, List<long>? uint64, TensorSite site)
     {
         long expected = type.RawByteCount(count);
         if (raw is { } rs)
         {
-            if (rs.Length != expected) throw fail($"raw_data has {rs.Length} bytes, its dims need {expected}");
+            if (rs.Length != expected) throw site.Fail($"raw_data has {rs.Length} bytes, its dims need {expected}");
             return new ArrayTensorData(Bytes(rs).ToArray());
         }
-        if (expected > Array.MaxLength) throw fail($"needs {expected} bytes, more than an embedded tensor can hold");
+        if (expected > Array.MaxLength) throw site.Fail($"needs {expected} bytes, more than an embedded tensor can hold");
         var bytes = new byte[expected];
         var span = bytes.AsSpan();
         switch (type)
@@ -148,7 +150,7 @@ public sealed partial class OnnxImporter
 
         void Check(long have, long need)
         {
-            if (have != need) throw fail($"holds {have} typed values, its dims need {need}");
+            if (have != need) throw site.Fail($"holds {have} typed values, its dims need {need}");
         }
     }
 
@@ -174,7 +176,7 @@ public sealed partial class OnnxImporter
         return (name, new SparseTensorConstant(v, i, [.. dims]));
     }
 
-    private TensorData ReadExternal(List<KeyValuePair<string, string>> entries, DataType type, long count, Func<string, Exception> fail)
+    private TensorData ReadExternal(List<KeyValuePair<string, string>> entries, DataType type, long count, TensorSite site)
     {
         string? location = null;
         long offset = 0;
@@ -188,33 +190,39 @@ public sealed partial class OnnxImporter
                 case "length": length = ParseLong(e.Value, "length"); break;
             }
         }
-        if (string.IsNullOrEmpty(location)) throw fail("is stored externally but names no location");
-        if (Path.IsPathRooted(location)) throw fail($"names external data by the absolute path '{location}'; locations must be relative to the model's folder");
+        if (string.IsNullOrEmpty(location)) throw site.Fail("is stored externally but names no location");
+        if (Path.IsPathRooted(location)) throw site.Fail($"names external data by the absolute path '{location}'; locations must be relative to the model's folder");
         var path = Path.GetFullPath(Path.Combine(_baseDir, location));
         var root = Path.GetFullPath(_baseDir).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
-        if (!path.StartsWith(root, StringComparison.Ordinal)) throw fail($"names external data '{location}' outside the model's folder");
+        if (!path.StartsWith(root, StringComparison.Ordinal)) throw site.Fail($"names external data '{location}' outside the model's folder");
         if (!_mapped.TryGetValue(path, out var file))
         {
-            if (!File.Exists(path)) throw fail($"needs the external-data file '{location}', which does not exist (looked in {_baseDir})");
+            if (!File.Exists(path)) throw site.Fail($"needs the external-data file '{location}', which does not exist (looked in {_baseDir})");
             try
             {
                 file = new MappedFile(path);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw fail($"cannot map the external-data file '{location}': {e.Message}");
+                throw site.Fail($"cannot map the external-data file '{location}': {e.Message}");
             }
             _mapped[path] = file;
         }
-        long need = type == DataType.String ? throw fail("is a string tensor stored externally, which ONNX does not allow") : type.RawByteCount(count);
+        long need = type == DataType.String ? throw site.Fail("is a string tensor stored externally, which ONNX does not allow") : type.RawByteCount(count);
         long len = length ?? need;
-        if (offset < 0 || offset > file.Length) throw fail($"external data offset {offset} lies past the end of '{location}' ({file.Length} bytes)");
-        if (len < 0 || offset + len > file.Length) throw fail($"external data [{offset}, {offset + len}) runs past the end of '{location}' ({file.Length} bytes)");
-        if (len != need) throw fail($"external data length {len} does not match the {need} bytes its dims need");
+        if (offset < 0 || offset > file.Length) throw site.Fail($"external data offset {offset} lies past the end of '{location}' ({file.Length} bytes)");
+        if (len < 0 || offset + len > file.Length) throw site.Fail($"external data [{offset}, {offset + len}) runs past the end of '{location}' ({file.Length} bytes)");
+        if (len != need) throw site.Fail($"external data length {len} does not match the {need} bytes its dims need");
         return new MappedTensorData(file, offset, len);
 
         long ParseLong(string s, string key) =>
             long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)
-                ? v : throw fail($"has external_data {key} '{s}', which is not an integer");
+                ? v : throw site.Fail($"has external_data {key} '{s}', which is not an integer");
+    }
+
+    /// <summary>Names a tensor in error messages; the message is only built when an error is raised.</summary>
+    private readonly record struct TensorSite(OnnxImporter Importer, string What, string? Name, bool Named, string? Scope)
+    {
+        public OnnxImportException Fail(string reason) => Importer.Fail($"{(Named ? What : $"{What} '{Name}'")} {reason}", Scope);
     }
 }
