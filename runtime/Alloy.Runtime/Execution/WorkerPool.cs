@@ -7,8 +7,9 @@ namespace Alloy.Runtime.Execution;
 /// while (<see cref="SpinMicroseconds"/>) before they sleep, so the next kernel of a plan finds them awake. A kernel
 /// step lasts 0.1–5 ms; waking a sleeping thread-pool thread for each one costs tens of microseconds per step and
 /// leaves the second core idle while it wakes. The calling thread takes part in its own job; each participant runs its
-/// own share of the indices first and then helps with the others' (see <see cref="Job"/>), so uneven tasks balance. One job runs at a time: a call made while the pool is busy (a nested
-/// loop, or a second plan running on another thread) runs its loop on the calling thread.
+/// own share of the indices first and then helps with the others' (see <see cref="Job"/>), so uneven tasks balance.
+/// One job runs at a time: a call made while the pool is busy (a nested loop, or a second plan running on another
+/// thread) runs its loop on the calling thread.
 /// </summary>
 public static class WorkerPool
 {
