@@ -28,6 +28,8 @@ public static class PipelinePhaseProfile
         var order = new List<string>();
         var whole = new List<double>();
         var pauses = new List<(double PauseMs, int Gen0, int Gen1, int Gen2)>();
+        // Export writes through one reused buffer, as PipelineBenchmark (and alloy compile's file writer) do.
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
         for (int run = 0; run < runs + 1; run++)
         {
             var samples = new List<Sample>();
@@ -40,7 +42,11 @@ public static class PipelinePhaseProfile
                 Measure(samples, pass.Id, () => pass.Run(model!, context));
                 Measure(samples, "verify " + pass.Id, () => Verifier.Check(model!));
             }
-            Measure(samples, "export", () => OnnxWireWriter.ToBytes(model!));
+            Measure(samples, "export", () =>
+            {
+                output.ResetWrittenCount();
+                OnnxWireWriter.WriteTo(model!, output);
+            });
             model!.Dispose();
             if (run == 0) continue; // warm-up
             foreach (var s in samples)
@@ -56,7 +62,8 @@ public static class PipelinePhaseProfile
             {
                 Verifier.Check(m);
                 passes.Run(m);
-                OnnxWireWriter.ToBytes(m);
+                output.ResetWrittenCount();
+                OnnxWireWriter.WriteTo(m, output);
             }
             whole.Add(clock.Elapsed.TotalMilliseconds);
             pauses.Add(((GC.GetTotalPauseDuration() - pause).TotalMilliseconds,
