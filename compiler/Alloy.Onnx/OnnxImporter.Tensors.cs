@@ -93,7 +93,7 @@ public sealed partial class OnnxImporter
     }
 
     /// <summary>Raw little-endian bytes from raw_data or from whichever typed field holds the values.</summary>
-    private TensorData ReadEmbedded(DataType type, long count, Slice? raw, ArrayBufferWriter<byte>? fixed32, ArrayBufferWriter<byte>? fixed64,
+    private ArrayTensorData ReadEmbedded(DataType type, long count, Slice? raw, ArrayBufferWriter<byte>? fixed32, ArrayBufferWriter<byte>? fixed64,
         List<long>? int32, List<long>? int64, List<long>? uint64, TensorSite site)
     {
         long expected = type.RawByteCount(count);

@@ -181,8 +181,6 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
             }
     }
 
-    /// <summary>Multiply-adds below which a GEMM runs on one thread (as <see cref="Sgemm"/> decides).</summary>
-    private const long GemmParallelThreshold = 1 << 18;
 
     /// <summary>
     /// Whether the GEMM of a small output plane would split its rows between threads, each packing the whole im2col
@@ -191,7 +189,7 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
     /// </summary>
     private bool SharesIm2Col(int threads, long m, long n, long k)
     {
-        if (threads <= 1 || m * n * k < GemmParallelThreshold) return false;
+        if (threads <= 1 || m * n * k < Sgemm.ParallelThreshold) return false;
         var (mr, nr) = Sgemm.Registers(_isa);
         long panelsM = (m + mr - 1) / mr, panelsN = (n + nr - 1) / nr;
         return Sgemm.Partition(threads, panelsM, panelsN, mr, nr, packB: true).RowRanges > 1;

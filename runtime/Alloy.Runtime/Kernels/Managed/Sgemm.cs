@@ -27,7 +27,7 @@ internal static unsafe class Sgemm
     public const int NT = 256;
 
     /// <summary>Below this many multiply-adds the work runs on the calling thread.</summary>
-    private const long ParallelThreshold = 1 << 18;
+    internal const long ParallelThreshold = 1 << 18;
 
     public static (int MR, int NR) Registers(ManagedIsa isa) => isa switch
     {
@@ -62,7 +62,7 @@ internal static unsafe class Sgemm
         }
         if (SgemmRowTimesPacked.Applies(isa, m, n, k, a, packedB))
         {
-            SgemmRowTimesPacked.Multiply(threads, n, k, a, packedB!.Value, c, e, ParallelThreshold);
+            SgemmRowTimesPacked.Multiply(threads, n, k, a, packedB!.Value, c, e);
             return;
         }
         if (m == 1 && b is StridedMatrix bm && bm.RowStride == 1 && bm.Type == ElementType.Float && a.Type == ElementType.Float && n * k < int.MaxValue)

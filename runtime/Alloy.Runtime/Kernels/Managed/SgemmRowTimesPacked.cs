@@ -24,11 +24,11 @@ internal static unsafe class SgemmRowTimesPacked
         && packedB is { PanelWidth: SgemmMicroKernels.NR512 } pb && pb.K == k && pb.Width == n;
 
     /// <summary>c[j] = epilogue(Σ_k a[k]·B[k, j]) for j in [0, n), B given as packed panels.</summary>
-    public static void Multiply(int threads, long n, long k, StridedMatrix a, PanelView b, float* c, Epilogue e, long parallelThreshold)
+    public static void Multiply(int threads, long n, long k, StridedMatrix a, PanelView b, float* c, Epilogue e)
     {
         nint aData = (nint)a.Data, cData = (nint)c;
         long aStride = a.ColStride, panels = b.Panels, tasks = (panels + PanelsPerTask - 1) / PanelsPerTask;
-        Sgemm.ParallelFor(n * k < parallelThreshold ? 1 : threads, tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long task) =>
+        Sgemm.ParallelFor(n * k < Sgemm.ParallelThreshold ? 1 : threads, tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (long task) =>
         {
             float* sums = stackalloc float[PanelsPerTask * SgemmMicroKernels.NR512];
             long q0 = task * PanelsPerTask;
