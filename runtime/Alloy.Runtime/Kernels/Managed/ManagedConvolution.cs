@@ -181,7 +181,6 @@ internal sealed unsafe class ManagedConvKernel : IKernel, IActivationFusion, IWe
             }
     }
 
-
     /// <summary>
     /// Whether the GEMM of a small output plane would split its rows between threads, each packing the whole im2col
     /// matrix again (<see cref="Sgemm.Partition"/> picks row ranges when there are too few column panels to share
