@@ -5,7 +5,9 @@ namespace Alloy.IR;
 /// and the bucket array is split into chunks small enough to stay off the large-object heap: a graph of 100k
 /// values allocates no array the garbage collector must treat as large. Hash codes are the runtime's randomized
 /// string hash, so crafted names cannot force long chains. Names still held as UTF-8 bytes (<see cref="LazyName"/>)
-/// are hashed and compared without being decoded into strings.
+/// are hashed and compared without being decoded into strings. Each value keeps the hash it was filed under
+/// (<see cref="Value.NameHash"/>), so a walk along a bucket compares hash codes and reads another value's name bytes
+/// only when the codes are equal, and growing the table hashes no name again.
 /// </summary>
 internal sealed class NameTable
 {
@@ -24,8 +26,9 @@ internal sealed class NameTable
     public Value? Find(ReadOnlySpan<char> name)
     {
         if (_count == 0) return null;
-        for (var v = Bucket(string.GetHashCode(name)); v is not null; v = v.NextInScope)
-            if (v.NameText.Equals(name)) return v;
+        int hash = string.GetHashCode(name);
+        for (var v = Bucket(hash); v is not null; v = v.NextInScope)
+            if (v.NameHash == hash && v.NameText.Equals(name)) return v;
         return null;
     }
 
@@ -33,8 +36,9 @@ internal sealed class NameTable
     public Value? Find(in LazyName name)
     {
         if (_count == 0) return null;
-        for (var v = Bucket(name.Hash()); v is not null; v = v.NextInScope)
-            if (v.NameText.Equals(in name)) return v;
+        int hash = name.Hash();
+        for (var v = Bucket(hash); v is not null; v = v.NextInScope)
+            if (v.NameHash == hash && v.NameText.Equals(in name)) return v;
         return null;
     }
 
@@ -46,10 +50,11 @@ internal sealed class NameTable
         if (_count > 0)
         {
             for (var v = Bucket(hash); v is not null; v = v.NextInScope)
-                if (v.NameText.Equals(in name)) return false;
+                if (v.NameHash == hash && v.NameText.Equals(in name)) return false;
         }
         if (_count >= _buckets) Resize(Math.Max(MinBuckets, _buckets * 2));
         ref var head = ref Bucket(hash);
+        value.NameHash = hash;
         value.NextInScope = head;
         head = value;
         _count++;
@@ -60,7 +65,7 @@ internal sealed class NameTable
     public bool Remove(Value value)
     {
         if (_count == 0) return false;
-        ref var link = ref Bucket(value.NameText.Hash());
+        ref var link = ref Bucket(value.NameHash);
         while (link is { } v)
         {
             if (ReferenceEquals(v, value))
@@ -105,7 +110,7 @@ internal sealed class NameTable
                 for (var v = first; v is not null;)
                 {
                     var next = v.NextInScope;
-                    ref var head = ref Bucket(v.NameText.Hash());
+                    ref var head = ref Bucket(v.NameHash);
                     v.NextInScope = head;
                     head = v;
                     v = next;

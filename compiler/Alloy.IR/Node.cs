@@ -12,7 +12,7 @@ public sealed class Node
     /// <summary>Exactly as many as the node has; created with the first attribute (most nodes have none).</summary>
     private Attr[]? _attributes;
     private AnnotationMap? _annotations;
-    /// <summary>Doc string, overload and metadata: created when one is set (few nodes have any).</summary>
+    /// <summary>Domain, doc string, overload and metadata: created when one is set (few nodes have any).</summary>
     private NodeDetails? _details;
 
     /// <summary>A node with <paramref name="operandCount"/> omitted operands and <paramref name="resultCount"/> result
@@ -26,8 +26,18 @@ public sealed class Node
     }
 
     public string OpType { get; set; }
-    /// <summary>Operator set domain exactly as written ("" and "ai.onnx" both denote the default set).</summary>
-    public string Domain { get; set; }
+
+    /// <summary>Operator set domain exactly as written ("" and "ai.onnx" both denote the default set); kept with the
+    /// rarely set parts when not empty (nearly every node is in the default domain).</summary>
+    public string Domain
+    {
+        get => _details?.Domain ?? "";
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.Length > 0 || _details is not null) Details.Domain = value;
+        }
+    }
     public string Name
     {
         get => _name.Text;
@@ -184,12 +194,13 @@ public sealed class Node
     /// <summary>True when an attribute holds a subgraph (cheap test before <see cref="Subgraphs"/>).</summary>
     internal bool HasSubgraphs => _hasSubgraphs;
 
-    internal static IEnumerable<Graph> SubgraphsOf(AttrValue v) => v switch
+    /// <summary>The subgraphs an attribute value holds; an attribute without any (nearly all) allocates nothing.</summary>
+    internal static IEnumerable<Graph> SubgraphsOf(AttrValue v)
     {
-        GraphAttr g => [g.Value],
-        GraphsAttr gs => gs.Value,
-        _ => [],
-    };
+        if (v is GraphAttr g) return [g.Value];
+        if (v is GraphsAttr gs) return gs.Value;
+        return NoSubgraphs;
+    }
 
     /// <summary>Identity hash (equality stays reference equality), cheaper than the runtime's for node-keyed tables.</summary>
     public override int GetHashCode() => _hash;
@@ -200,6 +211,7 @@ public sealed class Node
     /// <summary>The rarely set parts of a node, kept out of the node itself.</summary>
     private sealed class NodeDetails
     {
+        public string Domain = "";
         public string? DocString;
         public string Overload = "";
         public List<KeyValuePair<string, string>>? Metadata;

@@ -13,7 +13,10 @@ internal struct UseList
     private const int ChunkBits = 12;
     private const int ChunkSize = 1 << ChunkBits;
 
-    private Use _first;
+    /// <summary>The first use, unpacked: its site (node or graph), and its kind and index in one number (kind in
+    /// the low two bits), so the list takes 24 bytes of its value instead of 32.</summary>
+    private object? _firstSite;
+    private int _firstPacked;
     /// <summary>Uses 1 … Count-1: a <c>Use[]</c> of at most <see cref="ChunkSize"/> entries, or a <c>Use[][]</c> of
     /// chunks of exactly that many.</summary>
     private object? _rest;
@@ -26,13 +29,24 @@ internal struct UseList
         readonly get
         {
             if ((uint)index >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(index));
-            return index == 0 ? _first : RestSlot(index - 1);
+            return index == 0 ? First : RestSlot(index - 1);
         }
         set
         {
             if ((uint)index >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(index));
-            if (index == 0) _first = value;
+            if (index == 0) First = value;
             else RestSlot(index - 1) = value;
+        }
+    }
+
+    private Use First
+    {
+        readonly get => new((UseKind)(_firstPacked & 3), _firstSite as Node, _firstSite as Graph, (int)((uint)_firstPacked >> 2));
+        set
+        {
+            if ((uint)value.Index >= 1u << 30) throw new IrException($"use index {value.Index} is beyond the IR's limit of 2^30");
+            _firstSite = value.Site;
+            _firstPacked = value.Index << 2 | (int)value.Kind;
         }
     }
 
@@ -47,7 +61,7 @@ internal struct UseList
     {
         if (_count == 0)
         {
-            _first = use;
+            First = use;
             _count = 1;
             return;
         }
@@ -88,7 +102,7 @@ internal struct UseList
     public readonly int IndexOf(Use use)
     {
         if (_count == 0) return -1;
-        if (_first == use) return 0;
+        if (First == use) return 0;
         for (int i = 1; i < _count; i++)
             if (RestSlot(i - 1) == use) return i;
         return -1;
@@ -103,7 +117,7 @@ internal struct UseList
         if (index < 0) return false;
         for (int i = index; i < _count - 1; i++) this[i] = this[i + 1];
         if (_count > 1) RestSlot(_count - 2) = default;
-        else _first = default;
+        else First = default;
         _count--;
         return true;
     }

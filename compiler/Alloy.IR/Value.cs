@@ -13,7 +13,7 @@ public enum ValueKind : byte
     Capture,
 }
 
-/// <summary>Where a value is used.</summary>
+/// <summary>Where a value is used (at most four kinds: a use-list packs the kind into two bits).</summary>
 public enum UseKind : byte
 {
     /// <summary>Operand <see cref="Use.Index"/> of <see cref="Use.User"/>.</summary>
@@ -40,6 +40,9 @@ public readonly record struct Use
         _site = (object?)user ?? graph;
         Index = index;
     }
+
+    /// <summary>The user node or the graph, whichever the use names.</summary>
+    internal object? Site => _site;
 
     public UseKind Kind { get; init; }
     public Node? User
@@ -68,8 +71,8 @@ public sealed class Value
 {
     /// <summary>Kept in the value (a struct field, mutated in place): most values have one use.</summary>
     internal UseList UseList;
-    /// <summary>The read-only view <see cref="Uses"/> hands out, created on first request.</summary>
-    private UseListView? _usesView;
+    /// <summary>The doc string and the <see cref="Uses"/> view: created when first needed (few values have either).</summary>
+    private ValueDetails? _details;
     private readonly int _hash = IdentityHash.Next();
 
     /// <summary>What defines the value besides its kind: the producing node of a result, the enclosing value of a
@@ -108,7 +111,16 @@ public sealed class Value
     public bool HasName => !_name.IsEmpty;
     public ValueKind Kind { get; internal set; }
     public IrType? Type { get; set; }
-    public string? DocString { get; set; }
+    public string? DocString
+    {
+        get => _details?.DocString;
+        set
+        {
+            if (value is not null || _details is not null) Details.DocString = value;
+        }
+    }
+
+    private ValueDetails Details => _details ??= new();
 
     /// <summary>The node that defines a <see cref="ValueKind.NodeResult"/>.</summary>
     public Node? Producer
@@ -148,6 +160,9 @@ public sealed class Value
     /// <summary>The next value in its graph's name-table bucket.</summary>
     internal Value? NextInScope;
 
+    /// <summary>The hash code of the name the graph's name table filed this value under (meaningless when it is not filed).</summary>
+    internal int NameHash;
+
     /// <summary>Scratch stamp of the verifier's walk that last defined this value; meaningless between calls.</summary>
     internal long Stamp;
 
@@ -161,7 +176,7 @@ public sealed class Value
     /// </summary>
     public int Scratch { get; set; }
 
-    public IReadOnlyList<Use> Uses => _usesView ??= new UseListView(this);
+    public IReadOnlyList<Use> Uses => Details.UsesView ??= new UseListView(this);
     public bool HasUses => UseList.Count > 0;
 
     /// <summary>The number of uses, read without creating the <see cref="Uses"/> view.</summary>
@@ -177,6 +192,13 @@ public sealed class Value
     public override int GetHashCode() => _hash;
 
     public override string ToString() => "%" + Name;
+
+    /// <summary>The rarely set parts of a value, kept out of the value itself.</summary>
+    private sealed class ValueDetails
+    {
+        public string? DocString;
+        public UseListView? UsesView;
+    }
 
     /// <summary>A live read-only view of a value's use-list.</summary>
     private sealed class UseListView(Value value) : IReadOnlyList<Use>
