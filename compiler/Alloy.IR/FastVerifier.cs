@@ -42,7 +42,7 @@ internal static class FastVerifier
                 switch (u.Kind)
                 {
                     case UseKind.Operand:
-                        if (u.User is not { Owner: { } owner } user || u.Index >= user.InputList.Length || user.InputList[u.Index] != v) return false;
+                        if (u.User is not { Owner: { } owner } user || u.Index >= user.OperandCount || user.Slots[u.Index] != v) return false;
                         if (owner == g) operandUses++;
                         break;
                     case UseKind.GraphOutput:
@@ -84,19 +84,19 @@ internal static class FastVerifier
         {
             if (++count > limit || n.Owner != g || n.Prev != prev) return false;
             prev = n;
-            var inputs = n.InputList;
-            for (int i = 0; i < inputs.Length; i++)
+            var slots = n.Slots;
+            int operands = n.OperandCount;
+            for (int i = 0; i < operands; i++)
             {
-                var v = inputs[i];
+                var v = slots[i];
                 if (v is null) continue;
                 operandRefs++;
                 if (v.Owner != g || v.Stamp != stamp) return false;
             }
-            var outputs = n.OutputList;
-            for (int i = 0; i < outputs.Length; i++)
+            for (int i = operands; i < slots.Length; i++)
             {
-                var r = outputs[i];
-                if (!Define(r) || r.Producer != n || !CheckUses(r)) return false;
+                var r = slots[i];
+                if (r is null || !Define(r) || r.Producer != n || !CheckUses(r)) return false;
             }
             if (n.HasSubgraphs)
             {

@@ -309,20 +309,18 @@ public sealed class Graph
     /// <summary>Creates a node with fresh results named <paramref name="outputNames"/> and appends it, or inserts it before <paramref name="before"/>.</summary>
     public Node AddNode(string opType, IEnumerable<Value?> inputs, IEnumerable<string> outputNames, string domain = "", Node? before = null, IEnumerable<Attr>? attributes = null)
     {
-        var operands = inputs.ToArray();
+        var operands = inputs as IReadOnlyList<Value?> ?? inputs.ToArray();
         var names = outputNames as IReadOnlyList<string> ?? outputNames.ToArray();
-        var node = new Node(opType, domain, 0, names.Count) { Owner = this };
+        var node = new Node(opType, domain, operands.Count, names.Count) { Owner = this };
         if (attributes is not null)
             foreach (var a in attributes) node.SetAttribute(a);
-        // The node keeps the copied operand array.
-        for (int i = 0; i < operands.Length; i++)
+        for (int i = 0; i < operands.Count; i++)
         {
             if (operands[i] is not { } v) continue;
             v = Local(v);
-            operands[i] = v;
+            node.Slots[i] = v;
             v.UseList.Add(new Use(UseKind.Operand, node, null, i));
         }
-        node.InputList = operands;
         for (int i = 0; i < names.Count; i++)
             DefineResult(node, i, names[i], null);
         Link(node, before);
@@ -362,19 +360,19 @@ public sealed class Graph
         var v = Define(name, ValueKind.NodeResult, type);
         v.Producer = node;
         v.ResultIndex = index;
-        node.OutputList[index] = v;
+        node.Slots[node.OperandCount + index] = v;
         return v;
     }
 
     /// <summary>Appends a new result to <paramref name="node"/>.</summary>
     public Value AddResult(Node node, string name, IrType? type)
     {
-        int index = node.OutputList.Length;
+        int index = node.ResultCount;
         var v = Define(name, ValueKind.NodeResult, type);
         v.Producer = node;
         v.ResultIndex = index;
-        Array.Resize(ref node.OutputList, index + 1);
-        node.OutputList[index] = v;
+        Array.Resize(ref node.Slots, node.Slots.Length + 1);
+        node.Slots[^1] = v;
         return v;
     }
 
@@ -382,9 +380,10 @@ public sealed class Graph
     {
         Touch();
         if (value is not null) value = Local(value);
-        var old = node.InputList[index];
+        if ((uint)index >= (uint)node.OperandCount) throw new ArgumentOutOfRangeException(nameof(index));
+        var old = node.Slots[index];
         old?.UseList.Remove(new Use(UseKind.Operand, node, null, index));
-        node.InputList[index] = value;
+        node.Slots[index] = value;
         value?.UseList.Add(new Use(UseKind.Operand, node, null, index));
     }
 
@@ -392,9 +391,14 @@ public sealed class Graph
     {
         Touch();
         if (value is not null) value = Local(value);
-        int index = node.InputList.Length;
-        Array.Resize(ref node.InputList, index + 1);
-        node.InputList[index] = value;
+        int index = node.OperandCount;
+        // The new operand goes between the operands and the results.
+        var slots = new Value?[node.Slots.Length + 1];
+        node.Slots.AsSpan(0, index).CopyTo(slots);
+        node.Slots.AsSpan(index).CopyTo(slots.AsSpan(index + 1));
+        slots[index] = value;
+        node.Slots = slots;
+        node.OperandCount = index + 1;
         value?.UseList.Add(new Use(UseKind.Operand, node, null, index));
     }
 
@@ -427,12 +431,12 @@ public sealed class Graph
     public void Erase(Node node)
     {
         if (node.Owner != this) throw new IrException($"node {node} does not belong to graph '{Name}'");
-        foreach (var r in node.OutputList)
+        foreach (var r in node.Outputs)
             if (r.HasUses) throw new IrException($"cannot erase {node}: result '{r.Name}' still has {r.Uses.Count} use(s)");
-        for (int i = 0; i < node.InputList.Length; i++)
-            node.InputList[i]?.UseList.Remove(new Use(UseKind.Operand, node, null, i));
+        for (int i = 0; i < node.OperandCount; i++)
+            node.Slots[i]?.UseList.Remove(new Use(UseKind.Operand, node, null, i));
         foreach (var g in node.Subgraphs) g.ReleaseCaptures();
-        foreach (var r in node.OutputList)
+        foreach (var r in node.Outputs)
             if (r.HasName) _scope.Remove(r);
         Unlink(node);
         node.Owner = null;
@@ -556,8 +560,8 @@ public sealed class Graph
         int position = 0;
         for (var n = FirstNode; n is not null; n = n.Next)
         {
-            var inputs = n.InputList;
-            for (int i = 0; i < inputs.Length; i++)
+            var inputs = n.Slots;
+            for (int i = 0; i < n.OperandCount; i++)
                 if (inputs[i] is { Kind: ValueKind.NodeResult, Producer: { } p } && p.Owner == this && p.Mark == 0) return false;
             if (n.HasSubgraphs)
                 foreach (var g in n.Subgraphs)

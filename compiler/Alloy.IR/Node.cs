@@ -3,11 +3,11 @@ namespace Alloy.IR;
 /// <summary>An operation. Operands and results change only through <see cref="Graph"/> methods.</summary>
 public sealed class Node
 {
-    /// <summary>Operands, exactly as many as the node has (an array rather than a list: nodes are numerous, and
-    /// operands are set in place far more often than added).</summary>
-    internal Value?[] InputList;
-    /// <summary>Results, exactly as many as the node has.</summary>
-    internal Value[] OutputList;
+    /// <summary>Operands (the first <see cref="OperandCount"/> entries, null for an omitted one), then results: exactly
+    /// as many as the node has, in one array (nodes are numerous, and operands are set in place far more often than
+    /// added).</summary>
+    internal Value?[] Slots;
+    internal int OperandCount;
     private static readonly Attr[] NoAttributes = [];
     /// <summary>Exactly as many as the node has; created with the first attribute (most nodes have none).</summary>
     private Attr[]? _attributes;
@@ -21,8 +21,8 @@ public sealed class Node
     {
         OpType = opType;
         Domain = domain;
-        InputList = operandCount == 0 ? [] : new Value?[operandCount];
-        OutputList = resultCount == 0 ? [] : new Value[resultCount];
+        Slots = operandCount + resultCount == 0 ? [] : new Value?[operandCount + resultCount];
+        OperandCount = operandCount;
     }
 
     public string OpType { get; set; }
@@ -81,8 +81,14 @@ public sealed class Node
     public Node? Next { get; internal set; }
 
     /// <summary>Operands; null is an omitted optional input.</summary>
-    public IReadOnlyList<Value?> Inputs => InputList;
-    public IReadOnlyList<Value> Outputs => OutputList;
+    public OperandList Inputs => new(Slots, OperandCount);
+    public ResultList Outputs => new(Slots, OperandCount);
+
+    /// <summary>The number of results.</summary>
+    internal int ResultCount => Slots.Length - OperandCount;
+
+    /// <summary>Result <paramref name="index"/> (a filled slot).</summary>
+    internal Value Result(int index) => Slots[OperandCount + index]!;
     public IReadOnlyList<Attr> Attributes => (IReadOnlyList<Attr>?)_attributes ?? NoAttributes;
 
     /// <summary>Annotations set by passes (<c>prec</c>, <c>acc</c>, <c>kernel</c>, …); not ONNX attributes.</summary>

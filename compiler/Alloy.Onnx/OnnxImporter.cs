@@ -438,13 +438,13 @@ public sealed partial class OnnxImporter
         // Exporters write value_info in node order: try the result after the previous match before the name table.
         Value? v = null;
         var cursor = _infoNode;
-        if (cursor is not null && cursor.Owner == g && _infoResult >= cursor.OutputList.Length)
+        if (cursor is not null && cursor.Owner == g && _infoResult >= cursor.ResultCount)
         {
             cursor = cursor.Next;
             _infoResult = 0;
         }
-        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.OutputList.Length && cursor.OutputList[_infoResult].NameText.Equals(utf8))
-            v = cursor.OutputList[_infoResult];
+        if (cursor is not null && cursor.Owner == g && _infoResult < cursor.ResultCount && cursor.Result(_infoResult).NameText.Equals(utf8))
+            v = cursor.Result(_infoResult);
         if (v is null)
         {
             Span<char> chars = stackalloc char[256];
@@ -605,9 +605,9 @@ public sealed partial class OnnxImporter
     {
         for (int j = i - 1; j >= 0 && j >= i - 2; j--)
         {
-            var results = nodes[j].OutputList;
-            for (int k = 0; k < results.Length; k++)
-                if (results[k].NameText.Equals(name)) return results[k];
+            var node = nodes[j];
+            for (int k = 0; k < node.ResultCount; k++)
+                if (node.Result(k).NameText.Equals(name)) return node.Result(k);
         }
         return null;
     }
@@ -624,7 +624,7 @@ public sealed partial class OnnxImporter
     private static string Describe(Node n, string? scope)
     {
         var what = n.Name.Length > 0 ? $"node '{n.Name}' ({n.OpType})"
-            : n.OutputList is [{ } first, ..] ? $"{n.OpType} node producing '{first.Name}'"
+            : n.Outputs is [{ } first, ..] ? $"{n.OpType} node producing '{first.Name}'"
             : $"{n.OpType} node";
         return scope is null ? what : $"{scope}, {what}";
     }

@@ -281,7 +281,7 @@ internal sealed class OnnxWireImage : IDisposable
         {
             Node(GraphProto.NodeFieldNumber, n);
             bool filling = false;
-            foreach (var r in Items(n.Outputs))
+            foreach (var r in n.Outputs)
             {
                 if (r.Type is null || !r.HasName || (outputSet?.Contains(r) ?? outputs.Contains(r))) continue;
                 if (!filling) e.BeginSection();
@@ -311,12 +311,9 @@ internal sealed class OnnxWireImage : IDisposable
     }
 
     // The items of the IR's lists (List<T> behind IReadOnlyList<T>) without an interface call per item.
-    // The IR's lists are arrays (node operands and results) or List<T> (graph lists, attributes): read either in place.
+    // The IR's graph lists are List<T> and attribute lists arrays: read either in place.
     private static ReadOnlySpan<Value> Items(IReadOnlyList<Value> list) =>
         list is Value[] a ? a : list is List<Value> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
-
-    private static ReadOnlySpan<Value?> Operands(IReadOnlyList<Value?> list) =>
-        list is Value?[] a ? a : list is List<Value?> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
 
     private static ReadOnlySpan<Attr> Items(IReadOnlyList<Attr> list) =>
         list is Attr[] a ? a : list is List<Attr> l ? CollectionsMarshal.AsSpan(l) : list.ToArray();
@@ -335,7 +332,7 @@ internal sealed class OnnxWireImage : IDisposable
         e.String(FunctionProto.DomainFieldNumber, f.Domain);
         foreach (var a in f.AttributeDefaults) Attribute(FunctionProto.AttributeProtoFieldNumber, a);
         for (var n = f.Body.FirstNode; n is not null; n = n.Next)
-            foreach (var r in Items(n.Outputs))
+            foreach (var r in n.Outputs)
                 if (r.Type is not null && r.HasName) ValueInfo(FunctionProto.ValueInfoFieldNumber, r);
         if (f.Overload.Length > 0) e.String(FunctionProto.OverloadFieldNumber, f.Overload);
         Entries(FunctionProto.MetadataPropsFieldNumber, f.Metadata);
@@ -346,12 +343,12 @@ internal sealed class OnnxWireImage : IDisposable
     {
         var e = _e!;
         e.BeginMessage(field);
-        foreach (var v in Operands(n.Inputs))
+        foreach (var v in n.Inputs.AsSpan())
         {
             if (v is null) e.String(NodeProto.InputFieldNumber, "");
             else e.Name(NodeProto.InputFieldNumber, v.NameText);
         }
-        foreach (var v in Items(n.Outputs)) e.Name(NodeProto.OutputFieldNumber, v.NameText);
+        foreach (var v in n.Outputs) e.Name(NodeProto.OutputFieldNumber, v.NameText);
         if (!n.NameText.IsEmpty) e.Name(NodeProto.NameFieldNumber, n.NameText);
         e.String(NodeProto.OpTypeFieldNumber, n.OpType);
         foreach (var a in Items(n.Attributes)) Attribute(NodeProto.AttributeFieldNumber, a);
