@@ -21,7 +21,9 @@ namespace Alloy.Benchmarks;
 /// written, which is what Alloy runs). The full-width torchvision <c>resnet18</c> joins when
 /// <c>.deps/models/resnet18.onnx</c> exists (<c>tests/tools/make_resnet18.py</c> writes it), with a seeded random
 /// input. The global cleanup prints CPU time per operation (all threads of the process), a figure that holds on a
-/// loaded machine where the wall-clock mean does not.
+/// loaded machine where the wall-clock mean does not. <c>Paired</c> runs Alloy and ONNX Runtime in alternating blocks
+/// of runs a fraction of a second apart, and its cleanup line (<c>// Paired MODEL Threads=N: …</c>) gives the ratio over
+/// block pairs, which holds when the machine's speed changes between the separate cases (<see cref="PairedTimes"/>).
 /// <para><c>AlloyBf16</c> runs the same model compiled to BF16 in process with the pipeline of
 /// <c>alloy compile --dtype bf16</c> (<see cref="PipelineBenchmark.Pipeline"/>) on the same managed registry; its
 /// Ratio against <c>Alloy</c> is the BF16 / FP32 time on Alloy's runtime. Inputs the BF16 model takes as bf16 are the
@@ -41,6 +43,7 @@ public class ModelBenchmark
     private OrtSession _ort = null!, _ortUnoptimized = null!;
     private Dictionary<string, Tensor> _inputs = [];
     private readonly CpuTimeMeter _meter = new();
+    private readonly PairedTimes _paired = new();
 
     [ParamsSource(nameof(Models))]
     public string Model { get; set; } = "";
@@ -59,7 +62,7 @@ public class ModelBenchmark
     private static string ModelPath(string name) =>
         name == "resnet18" ? Resnet18Path : Path.Combine(RepoPaths.CorpusModels, "untrained", name, $"{name}.opset13.onnx");
 
-    [GlobalSetup(Targets = [nameof(Alloy), nameof(AlloyBf16), nameof(OnnxRuntime), nameof(OnnxRuntimeUnoptimized)])]
+    [GlobalSetup(Targets = [nameof(Alloy), nameof(AlloyBf16), nameof(OnnxRuntime), nameof(OnnxRuntimeUnoptimized), nameof(Paired)])]
     public void Setup()
     {
         var path = ModelPath(Model);
@@ -117,6 +120,18 @@ public class ModelBenchmark
         _meter.Count(nameof(OnnxRuntime));
     }
 
+    /// <summary>
+    /// Alloy and ONNX Runtime (default optimizations) in alternating blocks of runs (<see cref="PairedTimes"/>); the
+    /// global cleanup prints the median time of each and the median ratio over block pairs, the ratio that holds when
+    /// the machine's speed changes between the separate <c>Alloy</c> and <c>OnnxRuntime</c> cases.
+    /// </summary>
+    [Benchmark]
+    public void Paired()
+    {
+        _paired.Run(() => Dispose(_executor.Run(_plan, _inputs)), () => Dispose(_ort.Run(_inputs)));
+        _meter.Count(nameof(Paired));
+    }
+
     [Benchmark]
     public void OnnxRuntimeUnoptimized()
     {
@@ -129,6 +144,11 @@ public class ModelBenchmark
     {
         var (cpu, wall) = _meter.PerOperation();
         Console.WriteLine($"// {_meter.Label} {Model} Threads={Threads}: {cpu * 1e3:F2} ms CPU, {wall * 1e3:F2} ms wall per operation");
+        if (_paired.Count > 0)
+        {
+            var (alloy, ort, ratio) = _paired.Medians();
+            Console.WriteLine($"// Paired {Model} Threads={Threads}: {_paired.Count} pairs, Alloy median {alloy * 1e3:F3} ms, ONNX Runtime median {ort * 1e3:F3} ms, ORT/Alloy median over block pairs {ratio:F2}");
+        }
         _ort.Dispose();
         _ortUnoptimized.Dispose();
         _model?.Dispose();
